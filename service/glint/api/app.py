@@ -1,0 +1,94 @@
+"""The API application: routes, the caller's context, and the paste factories."""
+from __future__ import annotations
+
+import os
+import re
+
+import falcon
+from oslo_config import cfg
+from oslo_context import context as oslo_context
+from paste import deploy
+
+from glint.api import common, errors, versions
+from glint.api.v2 import discovery, image_data, images, members
+from glint.common import config
+from glint.db import api as db_api
+from glint.domain.images import ImageService
+from glint.policy import Enforcer
+from glint.store.backend import Stores
+
+CONF = cfg.CONF
+PASTE_FILE = 'glance-api-paste.ini'
+BUNDLED_PASTE = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'etc',
+                             PASTE_FILE)
+VERSIONED = re.compile(r'^/v2\.\d+(?=/|$)')
+
+
+class CallerContext:
+    """Falcon middleware: accepts /v2.N/ prefixes and resolves the caller's context."""
+
+    def __init__(self, enforcer: Enforcer):
+        self.enforcer = enforcer
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if VERSIONED.match(req.path):
+            req.path = VERSIONED.sub('/v2', req.path, count=1)
+        ctx = req.env.get(common.CONTEXT_KEY)
+        if ctx is None:      # no context filter in the pipeline: trust nothing extra
+            ctx = req.env[common.CONTEXT_KEY] = \
+                oslo_context.RequestContext.from_environ(req.env)
+        if not ctx.is_admin:
+            ctx.is_admin = self.enforcer.check(ctx, 'context_is_admin', {})
+
+
+def build(conf: cfg.ConfigOpts) -> falcon.App:
+    stores = Stores(conf)
+    stores.configure()
+    enforcer = Enforcer(conf)
+    service = ImageService(conf, db_api.load(conf), stores, enforcer)
+    api = common.Api(conf, service)
+
+    app = falcon.App(middleware=[CallerContext(enforcer)])
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    image_collection = images.Images(api)
+    routes = {
+        '/': versions.Versions(conf, explicit=False),
+        '/versions': versions.Versions(conf, explicit=True),
+        '/v2/images': image_collection,
+        '/v2/images/{image_id}': images.Image(api, image_collection),
+        '/v2/images/{image_id}/file': image_data.ImageFile(api),
+        '/v2/images/{image_id}/tags/{tag}': images.Tag(api),
+        '/v2/images/{image_id}/actions/deactivate': images.Action(api, 'deactivate'),
+        '/v2/images/{image_id}/actions/reactivate': images.Action(api, 'reactivate'),
+        '/v2/images/{image_id}/members': members.Members(api),
+        '/v2/images/{image_id}/members/{member_id}': members.Member(api),
+        '/v2/info/import': discovery.ImportInfo(api),
+        '/v2/info/usage': discovery.UsageInfo(api),
+    }
+    for name, resource in discovery.schema_resources(conf).items():
+        routes['/v2/schemas/' + name] = resource
+    for path, resource in routes.items():
+        app.add_route(path, resource)
+    config.log_unused_options()
+    return app
+
+
+def app_factory(global_conf, **local_conf):
+    """paste.app_factory: the API over the already parsed global configuration."""
+    return build(CONF)
+
+
+def paste_file(conf: cfg.ConfigOpts) -> str:
+    """[paste_deploy] config_file, else glance-api-paste.ini beside the config files,
+    else the one bundled with Glint."""
+    if conf.paste_deploy.config_file:
+        return os.path.abspath(conf.paste_deploy.config_file)
+    return conf.find_file(PASTE_FILE) or BUNDLED_PASTE
+
+
+def load_app(conf: cfg.ConfigOpts = CONF):
+    flavor = (conf.paste_deploy.flavor or '').strip()
+    pipeline = 'glance-api' + ('-' + flavor if flavor else '')
+    return deploy.loadapp('config:' + paste_file(conf), name=pipeline)
+

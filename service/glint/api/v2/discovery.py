@@ -1,0 +1,51 @@
+"""/v2/schemas/* and /v2/info/*: what clients read to learn about this cloud."""
+from __future__ import annotations
+
+from glint.api import common
+from glint.api.v2 import schemas
+from glint.domain.images import parse_size
+
+MIB = 1024 * 1024
+
+
+class Schema:
+    def __init__(self, document: dict):
+        self.document = document
+
+    def on_get(self, req, resp) -> None:
+        common.send_json(resp, self.document)
+
+
+def schema_resources(conf) -> dict[str, Schema]:
+    formats = conf.image_format
+    args = (formats.disk_formats, formats.container_formats)
+    return {'image': Schema(schemas.image_schema(*args)),
+            'images': Schema(schemas.images_schema(*args)),
+            'member': Schema(schemas.member_schema()),
+            'members': Schema(schemas.members_schema())}
+
+
+class ImportInfo:
+    def __init__(self, api: common.Api):
+        self.api = api
+
+    def on_get(self, req, resp) -> None:
+        common.send_json(resp, {'import-methods': {
+            'description': 'Import methods available.', 'type': 'array',
+            'value': self.api.conf.enabled_import_methods}})
+
+
+class UsageInfo:
+    """The caller's project: stored bytes (MiB, as Glance counts) and image count."""
+
+    def __init__(self, api: common.Api):
+        self.api = api
+
+    def on_get(self, req, resp) -> None:
+        owner = common.context(req).project_id
+        db = self.api.images.db
+        quota = parse_size(self.api.conf.user_storage_quota)
+        common.send_json(resp, {'usage': {
+            'image_size_total': {'limit': quota // MIB if quota else -1,
+                                 'usage': db.storage_used(owner) // MIB},
+            'image_count_total': {'limit': -1, 'usage': db.image_count(owner)}}})

@@ -1,0 +1,92 @@
+"""/v2/images/{id}/file: streamed upload and download (with Range)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import falcon
+
+from glint.api import common
+from glint.common import exception
+
+CHUNK_SIZE = 4 * 1024 * 1024
+RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
+
+
+def read_chunks(stream, length: int | None, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The request body in large chunks; a short or broken body means the client left."""
+    received = 0
+    while length is None or received < length:
+        want = chunk_size if length is None else min(chunk_size, length - received)
+        try:
+            chunk = stream.read(want)
+        except Exception:      # the server's reader fails in its own ways on a dead peer
+            raise exception.ClientDisconnected()
+        if not chunk:
+            break
+        received += len(chunk)
+        yield chunk
+    if length is not None and received < length:
+        raise exception.ClientDisconnected()
+
+
+def _declared_size(req: falcon.Request) -> int | None:
+    size = req.get_header('x-openstack-image-size')
+    if size is None:
+        return req.content_length or None
+    try:
+        return int(size)
+    except ValueError:
+        raise exception.BadRequest('Invalid or missing image size in request headers.')
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(offset, length) for a single-range Range header; None for the whole image."""
+    if header is None:
+        return None
+    match = RANGE.match(header.strip().replace(' ', ''))
+    if not match or match.groups() == ('', ''):
+        raise exception.RangeNotSatisfiable('Requested range not satisfiable')
+    first, last = match.groups()
+    if first == '':                      # suffix: the last N bytes
+        length = min(int(last), size)
+        if length == 0:
+            raise exception.RangeNotSatisfiable('Requested range not satisfiable')
+        return size - length, length
+    start = int(first)
+    end = size - 1 if last == '' else min(int(last), size - 1)
+    if start >= size or end < start:
+        raise exception.RangeNotSatisfiable('Requested range not satisfiable')
+    return start, end - start + 1
+
+
+class ImageFile:
+    def __init__(self, api: common.Api):
+        self.api = api
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
+        media = (req.content_type or '').split(';')[0].strip().lower()
+        if media != 'application/octet-stream':
+            raise common.UnsupportedMediaType('Content type %s is not supported; use '
+                                              'application/octet-stream.' % (media or
+                                                                             'none'))
+        size = _declared_size(req)
+        chunks = read_chunks(req.stream, req.content_length)
+        self.api.images.upload(common.context(req), image_id, chunks, size)
+        resp.status = falcon.HTTP_204
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
+        image, open_data = self.api.images.download(common.context(req), image_id)
+        if open_data is None:
+            resp.status = falcon.HTTP_204
+            return
+        wanted = parse_range(req.get_header('Range'), image.size or 0)
+        reader = open_data(*wanted) if wanted else open_data()
+        resp.content_type = 'application/octet-stream'
+        if image.checksum:
+            resp.set_header('Content-MD5', image.checksum)
+        if wanted:
+            resp.status = falcon.HTTP_206
+            resp.set_header('Content-Range', 'bytes %d-%d/%d' % (
+                wanted[0], wanted[0] + wanted[1] - 1, image.size))
+        resp.set_stream(reader.data, reader.length)

@@ -1,0 +1,73 @@
+"""The database abstraction layer: what the domain asks of any image database.
+
+Two implementations: ``glint.db.sqlalchemy.api`` (direct SQL) and, later, a registry
+client. ``data_api`` in glance-api.conf names the module; each exposes ``connect(conf)``.
+Rows cross this interface as plain dicts so they can also travel over HTTP.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+# Aliases that upstream Glance configs carry for the same thing.
+DATA_API_ALIASES = {
+    'glance.db.sqlalchemy.api': 'glint.db.sqlalchemy.api',
+}
+
+
+@dataclasses.dataclass
+class Filter:
+    """``column op value``; op is one of eq, neq, gt, gte, lt, lte, in."""
+    column: str
+    op: str
+    value: Any
+
+
+@dataclasses.dataclass
+class ListQuery:
+    """One page of an image listing, as seen by one caller."""
+    project_id: str | None
+    is_admin: bool
+    filters: list[Filter] = dataclasses.field(default_factory=list)
+    properties: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    tags: list[str] = dataclasses.field(default_factory=list)
+    visibility: str | None = None          # None: Glance's default view; 'all'
+    member_status: str = 'accepted'
+    os_hidden: bool | None = False          # default listing hides hidden images
+    marker: str | None = None
+    limit: int = 25
+    sort: list[tuple[str, str]] = dataclasses.field(
+        default_factory=lambda: [('created_at', 'desc')])
+
+
+class ImageDatabase(Protocol):
+    def image_create(self, values: Row, properties: dict[str, str],
+                     tags: list[str]) -> Row: ...
+    def image_get(self, image_id: str) -> Row: ...
+    def image_update(self, image_id: str, values: Row, *,
+                     set_properties: dict[str, str] | None = None,
+                     remove_properties: list[str] | None = None,
+                     tags: list[str] | None = None,
+                     add_locations: list[tuple[str, Row]] | None = None,
+                     expect_status: tuple[str, ...] | None = None) -> Row: ...
+    def image_delete(self, image_id: str) -> Row: ...
+    def image_list(self, query: ListQuery) -> list[Row]: ...
+    def image_tag_add(self, image_id: str, tag: str) -> None: ...
+    def image_tag_delete(self, image_id: str, tag: str) -> None: ...
+    def member_list(self, image_id: str) -> list[Row]: ...
+    def member_get(self, image_id: str, member: str) -> Row: ...
+    def member_create(self, image_id: str, member: str) -> Row: ...
+    def member_update(self, image_id: str, member: str, status: str) -> Row: ...
+    def member_delete(self, image_id: str, member: str) -> None: ...
+    def storage_used(self, owner: str | None, exclude_image: str | None = None) -> int: ...
+    def image_count(self, owner: str | None) -> int: ...
+    def purge(self, age_in_days: int, max_rows: int | None = None) -> int: ...
+
+
+def load(conf) -> ImageDatabase:
+    """The image database named by ``data_api``."""
+    name = DATA_API_ALIASES.get(conf.data_api, conf.data_api)
+    return importlib.import_module(name).connect(conf)

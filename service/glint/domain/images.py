@@ -1,0 +1,308 @@
+"""The domain controller: what may happen to an image, by whom, and in which status.
+
+Every operation loads the image through the caller's view (404 for what the caller may
+not see), enforces the Glance policy rule, drives the status machine, and only then
+touches the database or the stores.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+
+from glint.common import exception
+from glint.common.hashing import HashingStream
+from glint.db.api import ImageDatabase, ListQuery
+from glint.domain.model import WRITABLE_FIELDS, Image, Member
+from glint.policy import Enforcer
+from glint.store import base as store_base
+from glint.store.backend import Stores
+
+LOG = logging.getLogger(__name__)
+
+# Only these may change once an image has data (Glance's rule for formats).
+QUEUED_ONLY = frozenset({'disk_format', 'container_format'})
+UNITS = {'B': 1, 'KB': 1024, 'MB': 1024 ** 2, 'GB': 1024 ** 3, 'TB': 1024 ** 4}
+
+
+@dataclasses.dataclass
+class Change:
+    """One JSON-patch operation on a top-level image attribute."""
+    op: str            # add | replace | remove
+    name: str
+    value: object = None
+
+
+def parse_size(text: str) -> int:
+    """'10GB' -> bytes, as user_storage_quota is written."""
+    text = text.strip().upper()
+    for unit in ('TB', 'GB', 'MB', 'KB', 'B'):
+        if text.endswith(unit):
+            return int(text[:-len(unit)].strip()) * UNITS[unit]
+    return int(text)
+
+
+def _limited(chunks: Iterable[bytes], limit: int, why: str) -> Iterator[bytes]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise exception.RequestEntityTooLarge(why)
+        yield chunk
+
+
+class ImageService:
+    def __init__(self, conf, db: ImageDatabase, stores: Stores, enforcer: Enforcer):
+        self.conf = conf
+        self.db = db
+        self.stores = stores
+        self.policy = enforcer
+
+    # -- reading ----------------------------------------------------------------
+    def _visible(self, ctx, image: Image) -> bool:
+        if ctx.is_admin or image.owner is None or image.owner == ctx.project_id:
+            return True
+        return image.visibility in ('public', 'community') or image.member is not None
+
+    def get(self, ctx, image_id: str) -> Image:
+        image = Image.from_row(self.db.image_get(image_id))
+        if ctx.project_id and image.visibility == 'shared' and image.owner != ctx.project_id:
+            try:
+                self.db.member_get(image_id, ctx.project_id)
+                image.member = ctx.project_id
+            except exception.NotFound:
+                pass
+        if not self._visible(ctx, image) or not self._check(ctx, 'get_image', image):
+            raise exception.NotFound('No image found with ID %s' % image_id)
+        return image
+
+    def _check(self, ctx, rule: str, image: Image) -> bool:
+        return self.policy.check(ctx, rule, image.policy_target())
+
+    def _enforce(self, ctx, rule: str, image: Image) -> None:
+        self.policy.enforce(ctx, rule, image.policy_target())
+
+    def list(self, ctx, query: ListQuery) -> list[Image]:
+        self.policy.enforce(ctx, 'get_images', {'project_id': ctx.project_id,
+                                                'owner': ctx.project_id})
+        query.project_id, query.is_admin = ctx.project_id, ctx.is_admin
+        return [Image.from_row(row) for row in self.db.image_list(query)]
+
+    # -- metadata ---------------------------------------------------------------
+    def _enforce_visibility(self, ctx, visibility: str | None, target: dict) -> None:
+        rule = {'public': 'publicize_image', 'community': 'communitize_image'}.get(
+            visibility or '')
+        if rule:
+            self.policy.enforce(ctx, rule, target)
+
+    def create(self, ctx, values: dict, properties: dict[str, str],
+               tags: list[str]) -> Image:
+        values = dict(values)
+        owner = values.pop('owner', None) or ctx.project_id
+        target = dict(values, owner=owner, project_id=owner, **properties)
+        if not self.policy.check(ctx, 'add_image', target):
+            if owner != ctx.project_id:
+                raise exception.Forbidden('You are not permitted to create images '
+                                          "owned by '%s'." % owner)
+            self.policy.enforce(ctx, 'add_image', target)
+        self._enforce_visibility(ctx, values.get('visibility'), target)
+        row = {'visibility': 'shared', 'protected': False, 'os_hidden': False,
+               'min_disk': 0, 'min_ram': 0, **values,
+               'id': values.get('id') or str(uuid.uuid4()),
+               'owner': owner, 'status': 'queued'}
+        return Image.from_row(self.db.image_create(row, properties, tags))
+
+    def update(self, ctx, image_id: str, changes: list[Change]) -> Image:
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, 'modify_image', image)
+        values, set_props, remove_props, tags = {}, {}, [], None
+        props = dict(image.properties)
+        for change in changes:
+            name, value = change.name, change.value
+            if name == 'tags':
+                if change.op == 'remove':
+                    raise exception.Forbidden('Property tags may not be removed.')
+                tags = list(dict.fromkeys(value))
+            elif name in WRITABLE_FIELDS:
+                self._check_core_change(ctx, image, change)
+                values[name] = value
+            elif change.op == 'remove':
+                if name not in props:
+                    raise exception.Conflict('Property %s does not exist.' % name)
+                del props[name]
+                set_props.pop(name, None)
+                remove_props.append(name)
+            else:
+                if change.op == 'replace' and name not in props:
+                    raise exception.Conflict('Property %s does not exist.' % name)
+                props[name] = value
+                set_props[name] = value
+        if not changes:
+            return image
+        row = self.db.image_update(image_id, values, set_properties=set_props,
+                                   remove_properties=remove_props, tags=tags)
+        return Image.from_row(row)
+
+    def _check_core_change(self, ctx, image: Image, change: Change) -> None:
+        name = change.name
+        if change.op == 'remove':
+            raise exception.Forbidden('Property %s may not be removed.' % name)
+        if name == 'visibility':
+            self._enforce_visibility(ctx, change.value, image.policy_target())
+        elif name == 'owner' and not ctx.is_admin:
+            raise exception.Forbidden("Owner can't be updated by non admin.")
+        elif name in QUEUED_ONLY and image.status != 'queued' \
+                and change.value != getattr(image, name):
+            raise exception.Forbidden('Attribute %s can be only replaced for a '
+                                      'queued image.' % name)
+
+    def delete(self, ctx, image_id: str) -> None:
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, 'delete_image', image)
+        if image.protected:
+            raise exception.Forbidden('Image %s is protected and cannot be deleted.'
+                                      % image_id)
+        self.db.image_delete(image_id)
+        for location in image.locations:
+            self._delete_data(location['url'])
+
+    def _delete_data(self, url: str) -> None:
+        try:
+            self.stores.for_url(url).delete(url)
+        except exception.GlintError as e:
+            LOG.warning('Image data at %s was not deleted: %s', url, e.msg)
+
+    def set_status(self, ctx, image_id: str, action: str) -> None:
+        """deactivate / reactivate, allowed from active or deactivated only."""
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, action, image)
+        if image.status not in ('active', 'deactivated'):
+            raise exception.Forbidden("Not allowed to %s image in status '%s'"
+                                      % (action, image.status))
+        new = 'deactivated' if action == 'deactivate' else 'active'
+        if image.status != new:
+            self.db.image_update(image_id, {'status': new},
+                                 expect_status=('active', 'deactivated'))
+
+    def add_tag(self, ctx, image_id: str, tag: str) -> None:
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, 'modify_image', image)
+        self.db.image_tag_add(image_id, tag)
+
+    def delete_tag(self, ctx, image_id: str, tag: str) -> None:
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, 'modify_image', image)
+        self.db.image_tag_delete(image_id, tag)
+
+    # -- data -------------------------------------------------------------------
+    def _upload_limit(self, image: Image) -> tuple[int, str]:
+        limit, why = self.conf.image_size_cap, 'The incoming image is too large: ' \
+            'the limit is %d bytes.' % self.conf.image_size_cap
+        quota = parse_size(self.conf.user_storage_quota)
+        if quota > 0:
+            left = quota - self.db.storage_used(image.owner, exclude_image=image.id)
+            if left < limit:
+                limit, why = max(left, 0), ('Image exceeds the storage quota: %d bytes '
+                                            'left of %d.' % (max(left, 0), quota))
+        return limit, why
+
+    def upload(self, ctx, image_id: str, chunks: Iterable[bytes],
+               size: int | None) -> None:
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, 'upload_image', image)
+        if image.status != 'queued':
+            raise exception.Conflict('Image status transition from %s to saving is '
+                                     'not allowed' % image.status)
+        if not image.disk_format or not image.container_format:
+            raise exception.BadRequest('Properties disk_format, container_format must '
+                                       'be set prior to saving data.')
+        limit, why = self._upload_limit(image)
+        if size is not None and size > limit:
+            raise exception.RequestEntityTooLarge(why)
+        self.db.image_update(image_id, {'status': 'saving'}, expect_status=('queued',))
+        try:
+            stored, hashed = self._store(image_id, _limited(chunks, limit, why))
+            if size is not None and stored.size != size:
+                self._delete_data(stored.url)
+                raise exception.BadRequest('Size of uploaded data (%d) does not match '
+                                           'the declared size (%d).' % (stored.size, size))
+        except BaseException:
+            self._restore_queued(image_id)
+            raise
+        self._activate(image_id, stored, hashed)
+
+    def _store(self, image_id: str, chunks: Iterable[bytes]):
+        store = self.stores.default
+        with HashingStream(chunks, self.conf.hashing_algorithm) as hashed:
+            stored = store.add(image_id, hashed)
+        return stored, hashed
+
+    def _restore_queued(self, image_id: str) -> None:
+        try:
+            self.db.image_update(image_id, {'status': 'queued'}, expect_status=('saving',))
+        except (exception.NotFound, exception.Conflict):
+            pass
+
+    def _activate(self, image_id: str, stored: store_base.Stored,
+                  hashed: HashingStream) -> None:
+        values = {'status': 'active', 'size': stored.size, 'checksum': hashed.checksum,
+                  'os_hash_algo': hashed.algorithm, 'os_hash_value': hashed.os_hash_value}
+        try:
+            self.db.image_update(image_id, values, expect_status=('saving',),
+                                 add_locations=[(stored.url, stored.metadata)])
+        except (exception.NotFound, exception.Conflict):
+            self._delete_data(stored.url)
+            raise exception.Gone('Image %s could not be found after upload. The image '
+                                 'may have been deleted during the upload, cleaning '
+                                 'up the chunks uploaded.' % image_id)
+
+    def download(self, ctx, image_id: str):
+        """The image and an ``open(offset, length)`` for its data (None: no data)."""
+        image = self.get(ctx, image_id)
+        self._enforce(ctx, 'download_image', image)
+        if image.status == 'deactivated' and not ctx.is_admin:
+            raise exception.Forbidden('The requested image has been deactivated. '
+                                      'Image data download is forbidden.')
+        if not image.locations:
+            return image, None
+        url = image.locations[0]['url']
+        store = self.stores.for_url(url)
+        return image, lambda offset=0, length=None: store.open(url, offset, length)
+
+    # -- members ----------------------------------------------------------------
+    def _shared_image(self, ctx, image_id: str, rule: str, member: str | None = None):
+        image = self.get(ctx, image_id)
+        target = image.policy_target()
+        if member is not None:
+            target['member_id'] = member
+        self.policy.enforce(ctx, rule, target)
+        if image.visibility != 'shared':
+            raise exception.Forbidden('Only shared images have members.')
+        return image
+
+    def _may_see_member(self, ctx, image: Image, member: str) -> bool:
+        return ctx.is_admin or image.owner == ctx.project_id or member == ctx.project_id
+
+    def list_members(self, ctx, image_id: str) -> list[Member]:
+        image = self._shared_image(ctx, image_id, 'get_members')
+        return [Member.from_row(r) for r in self.db.member_list(image_id)
+                if self._may_see_member(ctx, image, r['member'])]
+
+    def get_member(self, ctx, image_id: str, member: str) -> Member:
+        image = self._shared_image(ctx, image_id, 'get_member', member)
+        if not self._may_see_member(ctx, image, member):
+            raise exception.NotFound('%s is not a member of image %s' % (member, image_id))
+        return Member.from_row(self.db.member_get(image_id, member))
+
+    def add_member(self, ctx, image_id: str, member: str) -> Member:
+        self._shared_image(ctx, image_id, 'add_member')
+        return Member.from_row(self.db.member_create(image_id, member))
+
+    def update_member(self, ctx, image_id: str, member: str, status: str) -> Member:
+        self._shared_image(ctx, image_id, 'modify_member', member)
+        return Member.from_row(self.db.member_update(image_id, member, status))
+
+    def delete_member(self, ctx, image_id: str, member: str) -> None:
+        self._shared_image(ctx, image_id, 'delete_member', member)
+        self.db.member_delete(image_id, member)

@@ -1,0 +1,85 @@
+"""Which store drivers are configured, found by entry point (group glint.store.drivers).
+
+Configured as most glance-api.conf files still do it: ``[glance_store] stores``,
+``default_store`` and each driver's options in ``[glance_store]``.
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+from oslo_config import cfg
+from stevedore import driver
+
+from glint.common import exception
+from glint.store import base
+
+ENTRY_POINTS = 'glint.store.drivers'
+GROUP = 'glance_store'
+
+# glance_store's class paths and aliases that old configs list in ``stores``.
+LEGACY_NAMES = {
+    'filesystem': 'file',
+    'glance.store.filesystem.store': 'file',
+    'glance_store._drivers.filesystem.store': 'file',
+    'glance.store.http.store': 'http',
+    'glance_store._drivers.http.store': 'http',
+    'https': 'http',
+}
+
+store_opts = [
+    cfg.ListOpt('stores', default=['file', 'http'], help='Enabled store drivers.'),
+    cfg.StrOpt('default_store', default='file', help='Where new image data goes.'),
+]
+
+
+def _canonical(name: str) -> str:
+    name = name.strip()
+    return LEGACY_NAMES.get(name.lower(), name)
+
+
+def _driver_class(name: str) -> type[base.Store]:
+    try:
+        return driver.DriverManager(ENTRY_POINTS, name, invoke_on_load=False).driver
+    except Exception:
+        raise exception.GlintError('Unknown store driver "%s".' % name)
+
+
+class Stores:
+    """The configured drivers: one for writing new images, all for reading."""
+
+    def __init__(self, conf: cfg.ConfigOpts):
+        conf.register_opts(store_opts, group=GROUP)
+        names = dict.fromkeys(_canonical(n) for n in conf[GROUP].stores)
+        self.by_name: dict[str, base.Store] = {}
+        for name in names:
+            cls = _driver_class(name)
+            conf.register_opts(cls.opts, group=GROUP)
+            self.by_name[name] = cls(conf, GROUP)
+        self.default_name = _canonical(conf[GROUP].default_store)
+        if self.default_name not in self.by_name:
+            raise exception.GlintError('default_store "%s" is not among the enabled '
+                                       'stores %s.' % (self.default_name, list(names)))
+        self.by_scheme = {scheme: store for store in self.by_name.values()
+                          for scheme in store.schemes}
+
+    def configure(self) -> None:
+        for store in self.by_name.values():
+            store.configure()
+
+    @property
+    def default(self) -> base.Store:
+        return self.by_name[self.default_name]
+
+    def for_url(self, url: str) -> base.Store:
+        scheme = urllib.parse.urlsplit(url).scheme
+        try:
+            return self.by_scheme[scheme]
+        except KeyError:
+            raise exception.NotFound('No store serves locations of scheme "%s".' % scheme)
+
+
+def list_opts():
+    opts = list(store_opts)
+    for name in ('file', 'http'):
+        opts += _driver_class(name).opts
+    return [(GROUP, opts)]

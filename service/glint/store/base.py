@@ -1,0 +1,61 @@
+"""The narrow interface every store driver implements.
+
+A driver stores a stream of chunks and returns where it put them; it opens a location
+for reading (optionally a byte range) and deletes it. Hashing, size limits and image
+status live above it, so a new back end only deals with bytes.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from oslo_config import cfg
+
+
+@dataclasses.dataclass
+class Stored:
+    """What a driver reports after writing an image."""
+    url: str
+    size: int
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Reader:
+    """Image data being read: a file (the server may sendfile it) or an iterator."""
+    data: IO[bytes] | Iterator[bytes]
+    length: int
+
+    def close(self) -> None:
+        close = getattr(self.data, 'close', None)
+        if close:
+            close()
+
+
+class Store(abc.ABC):
+    """A back end. ``schemes`` are the location URL schemes it serves."""
+    schemes: tuple[str, ...] = ()
+    read_only = False
+    opts: list[cfg.Opt] = []
+
+    def __init__(self, conf: cfg.ConfigOpts, group: str):
+        self.conf = conf
+        self.group = group
+        self.options = conf[group]
+
+    def configure(self) -> None:
+        """Check the configuration and prepare the back end (called at start)."""
+
+    @abc.abstractmethod
+    def add(self, image_id: str, chunks: Iterable[bytes]) -> Stored:
+        """Write all chunks; on any error remove what was written and re-raise."""
+
+    @abc.abstractmethod
+    def open(self, url: str, offset: int = 0, length: int | None = None) -> Reader:
+        """Read ``length`` bytes (all when None) from ``offset``."""
+
+    @abc.abstractmethod
+    def delete(self, url: str) -> None:
+        """Remove the data; a location that is already gone is not an error."""
