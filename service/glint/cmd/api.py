@@ -48,7 +48,7 @@ def gunicorn_settings(conf: cfg.ConfigOpts) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     config.parse_args(sys.argv[1:] if argv is None else argv)
-    from glint.api import app     # after parsing: the app reads the configuration
+    from glint.api import app  # after parsing: the app reads the configuration
     Server(gunicorn_settings(CONF), app.load_app).run()
 
 

@@ -45,7 +45,7 @@ class Store(abc.ABC):
         self.group = group
         self.options = conf[group]
 
-    def configure(self) -> None:
+    def configure(self) -> None:  # noqa: B027 (optional hook)
         """Check the configuration and prepare the back end (called at start)."""
 
     @abc.abstractmethod

@@ -1,10 +1,10 @@
 """Initial schema: images and their properties, tags, members and locations.
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0001'
