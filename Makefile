@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test lint test-unit test-service services venv constraints
+.PHONY: deploy stop test lint test-unit test-service services venv constraints sample-config
 
 ## deploy: install and run the embedded service (SQLite, file store, no auth) on 127.0.0.1:9292
 deploy: venv
@@ -42,3 +42,7 @@ constraints:
 	rm -rf /tmp/glint-constraints && $(PYTHON) -m venv /tmp/glint-constraints
 	/tmp/glint-constraints/bin/pip install -q ./service -r requirements/test.in
 	/tmp/glint-constraints/bin/pip freeze | grep -v '^glint' > requirements/constraints.txt
+
+## sample-config: regenerate service/etc/glance-api.conf.sample from the code's options
+sample-config: venv
+	$(BIN)/oslo-config-generator --config-file service/etc/oslo-config-generator/glance-api.conf

@@ -10,10 +10,6 @@ from oslo_config import cfg
 from glint.common import config
 
 CONF = cfg.CONF
-CONF.register_opts([
-    cfg.IntOpt('worker_threads', default=16, min=1,
-               help='Requests one API worker process serves at once (Glint).'),
-])
 
 
 class Server(BaseApplication):

@@ -24,6 +24,8 @@ server_opts = [
     cfg.IntOpt('client_socket_timeout', default=900, min=0,
                help='Seconds a client connection may stay idle.'),
     cfg.IntOpt('backlog', default=4096, min=1, help='Listen backlog.'),
+    cfg.IntOpt('worker_threads', default=16, min=1,
+               help='Requests one API worker process serves at once (Glint).'),
 ]
 
 api_opts = [
