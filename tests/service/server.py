@@ -82,7 +82,7 @@ class GlintServer:
             try:
                 if requests.get(self.url + '/healthcheck', timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         out = (self.dir / 'gunicorn.out').read_text()
         self.stop()

@@ -1,0 +1,138 @@
+"""The keystone flavor against a real Keystone: tokens, projects, roles, real clients.
+
+Keystone is started by tests/infra/keystone.sh; the test registers the image service in
+its catalog at this run's glance-api URL, so clients find Glint the way they find Glance.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openstack
+import pytest
+import requests
+
+from tests.infra import keystone
+from tests.service.server import GlintServer
+
+BIN = Path(sys.executable).parent
+STATE = Path(os.environ.get('GLINT_STATE', Path(__file__).resolve().parents[2] / '.state'))
+CLOUDS = STATE / 'keystone' / 'clouds.yaml'
+KEYSTONE_ROOT = keystone.KEYSTONE_URL.rsplit('/v3', 1)[0]
+
+
+def _register_image_endpoint(url: str) -> None:
+    admin = openstack.connect(cloud='glint-admin')
+    service = admin.identity.find_service('glance') or admin.identity.create_service(
+        name='glance', type='image', description='Glint image service')
+    for endpoint in admin.identity.endpoints(service_id=service.id):
+        admin.identity.delete_endpoint(endpoint)
+    for interface in ('public', 'internal', 'admin'):
+        admin.identity.create_endpoint(service_id=service.id, interface=interface,
+                                       url=url, region_id=keystone.REGION)
+
+
+@pytest.fixture(scope='module')
+def glint(monkeypatch_module):
+    keystone.ensure_running()
+    monkeypatch_module.setenv('OS_CLIENT_CONFIG_FILE', str(CLOUDS))
+    server = GlintServer(flavor='keystone', overrides={'keystone_authtoken': {
+        'www_authenticate_uri': KEYSTONE_ROOT, 'auth_url': KEYSTONE_ROOT,
+        'auth_type': 'password', 'username': keystone.SERVICE_USER,
+        'password': keystone.SERVICE_PASSWORD, 'project_name': keystone.SERVICE_PROJECT,
+        'user_domain_name': 'Default', 'project_domain_name': 'Default',
+        'region_name': keystone.REGION}}).start()
+    _register_image_endpoint(server.url)
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope='module')
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def session_for(user: str) -> tuple[requests.Session, str]:
+    password, project, _ = keystone.USERS[user]
+    token, project_id = keystone.get_token(user, password, project)
+    session = requests.Session()
+    session.headers['X-Auth-Token'] = token
+    return session, project_id
+
+
+def test_requests_without_a_valid_token_are_refused(glint):
+    assert requests.get(glint.url + '/v2/images').status_code == 401
+    bad = requests.get(glint.url + '/v2/images', headers={'X-Auth-Token': 'nope'})
+    assert bad.status_code == 401
+    assert requests.get(glint.url + '/').status_code == 300      # version discovery
+    assert requests.get(glint.url + '/healthcheck').status_code == 200
+
+
+def test_project_scoped_ownership_and_roles(glint):
+    member, alpha_id = session_for('alpha-member')
+    reader, _ = session_for('alpha-reader')
+    other, _ = session_for('beta-member')
+    admin, _ = session_for('beta-admin')
+
+    created = member.post(glint.url + '/v2/images', json={
+        'name': 'ks-private', 'visibility': 'private', 'disk_format': 'raw',
+        'container_format': 'bare'})
+    assert created.status_code == 201, created.text
+    image = created.json()
+    assert image['owner'] == alpha_id
+    path = glint.url + '/v2/images/' + image['id']
+    assert member.put(path + '/file', data=b'x' * 1000,
+                      headers={'Content-Type': 'application/octet-stream'}).status_code == 204
+
+    assert reader.get(path).status_code == 200
+    assert reader.patch(path, json=[{'op': 'replace', 'path': '/name', 'value': 'r'}],
+                        headers={'Content-Type':
+                                 'application/openstack-images-v2.1-json-patch'}
+                        ).status_code == 403
+    assert reader.get(path + '/file').status_code == 403     # download needs member
+    assert other.get(path).status_code == 404
+    assert image['id'] not in {i['id'] for i in
+                               other.get(glint.url + '/v2/images').json()['images']}
+    assert admin.get(path + '/file').content == b'x' * 1000
+    assert member.delete(path).status_code == 204
+
+
+def test_openstacksdk_through_the_catalog(glint, tmp_path):
+    conn = openstack.connect(cloud='alpha-member')
+    data = os.urandom(2 * 1024 * 1024)
+    source = tmp_path / 'disk.raw'
+    source.write_bytes(data)
+    image = conn.image.create_image(name='ks-sdk', filename=str(source), disk_format='raw',
+                                    container_format='bare', use_import=False, wait=True)
+    try:
+        assert conn.image.get_image(image.id).status == 'active'
+        assert conn.image.download_image(image.id).content == data
+        assert image.id in {i.id for i in conn.image.images(name='ks-sdk')}
+        beta = openstack.connect(cloud='beta-member')
+        with pytest.raises(openstack.exceptions.NotFoundException):
+            beta.image.get_image(image.id)
+    finally:
+        conn.image.delete_image(image.id)
+
+
+def test_openstack_cli_through_the_catalog(glint, tmp_path):
+    source = tmp_path / 'disk.raw'
+    source.write_bytes(os.urandom(100_000))
+    env = dict(os.environ, OS_CLOUD='alpha-member', OS_CLIENT_CONFIG_FILE=str(CLOUDS))
+
+    def osc(*args):
+        done = subprocess.run([str(BIN / 'openstack'), *args], env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    image = json.loads(osc('image', 'create', '--file', str(source), '--disk-format', 'raw',
+                           '--container-format', 'bare', '--property', 'k=v', '-f', 'json',
+                           'ks-cli'))
+    osc('image', 'save', '--file', str(tmp_path / 'out'), image['id'])
+    assert (tmp_path / 'out').read_bytes() == source.read_bytes()
+    osc('image', 'delete', image['id'])
