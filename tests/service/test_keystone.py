@@ -19,8 +19,7 @@ from tests.infra import keystone
 from tests.service.server import GlintServer
 
 BIN = Path(sys.executable).parent
-STATE = Path(os.environ.get('GLINT_STATE', Path(__file__).resolve().parents[2] / '.state'))
-CLOUDS = STATE / 'keystone' / 'clouds.yaml'
+CLOUDS = keystone.CLOUDS_YAML
 KEYSTONE_ROOT = keystone.KEYSTONE_URL.rsplit('/v3', 1)[0]
 
 

@@ -39,6 +39,7 @@ def gunicorn_settings(conf: cfg.ConfigOpts) -> dict:
         'backlog': conf.backlog,
         'accesslog': '-' if conf.debug else None,
         'proc_name': 'glance-api',
+        'control_socket_disable': True,   # one shared path per user: no use to us
     }
 
 
