@@ -55,7 +55,7 @@ def json_body(req: falcon.Request):
         raise exception.BadRequest('Body expected in request.')
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: too deep
         raise exception.BadRequest('Malformed JSON in request body.')
 
 

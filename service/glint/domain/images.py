@@ -32,6 +32,7 @@ class Change:
     op: str            # add | replace | remove
     name: str
     value: object = None
+    exclusive: bool = False    # draft-4 "add": the attribute must not exist yet
 
 
 def parse_size(text: str) -> int:
@@ -120,6 +121,8 @@ class ImageService:
         props = dict(image.properties)
         for change in changes:
             name, value = change.name, change.value
+            if change.exclusive and (name in ('tags', *WRITABLE_FIELDS) or name in props):
+                raise exception.Conflict('Property %s already present.' % name)
             if name == 'tags':
                 if change.op == 'remove':
                     raise exception.Forbidden('Property tags may not be removed.')
@@ -271,12 +274,10 @@ class ImageService:
         return image, lambda offset=0, length=None: store.open(url, offset, length)
 
     # -- members ----------------------------------------------------------------
-    def _shared_image(self, ctx, image_id: str, rule: str, member: str | None = None):
+    # As in Glance, member rules see the image's target, whose member_id is the caller's
+    # own membership; a membership the caller may not see is not found (404).
+    def _shared_image(self, ctx, image_id: str) -> Image:
         image = self.get(ctx, image_id)
-        target = image.policy_target()
-        if member is not None:
-            target['member_id'] = member
-        self.policy.enforce(ctx, rule, target)
         if image.visibility != 'shared':
             raise exception.Forbidden('Only shared images have members.')
         return image
@@ -284,25 +285,38 @@ class ImageService:
     def _may_see_member(self, ctx, image: Image, member: str) -> bool:
         return ctx.is_admin or image.owner == ctx.project_id or member == ctx.project_id
 
+    def _member_row(self, ctx, image: Image, member: str) -> dict:
+        if not self._may_see_member(ctx, image, member):
+            raise exception.NotFound('%s is not a member of image %s' % (member, image.id))
+        return self.db.member_get(image.id, member)
+
     def list_members(self, ctx, image_id: str) -> list[Member]:
-        image = self._shared_image(ctx, image_id, 'get_members')
+        image = self._shared_image(ctx, image_id)
+        self._enforce(ctx, 'get_members', image)
         return [Member.from_row(r) for r in self.db.member_list(image_id)
                 if self._may_see_member(ctx, image, r['member'])]
 
     def get_member(self, ctx, image_id: str, member: str) -> Member:
-        image = self._shared_image(ctx, image_id, 'get_member', member)
-        if not self._may_see_member(ctx, image, member):
-            raise exception.NotFound('%s is not a member of image %s' % (member, image_id))
-        return Member.from_row(self.db.member_get(image_id, member))
+        try:
+            image = self._shared_image(ctx, image_id)
+            self._enforce(ctx, 'get_member', image)
+        except exception.Forbidden as e:      # Glance's show hides it: 404
+            raise exception.NotFound(e.msg)
+        return Member.from_row(self._member_row(ctx, image, member))
 
     def add_member(self, ctx, image_id: str, member: str) -> Member:
-        self._shared_image(ctx, image_id, 'add_member')
+        image = self._shared_image(ctx, image_id)
+        self._enforce(ctx, 'add_member', image)
         return Member.from_row(self.db.member_create(image_id, member))
 
     def update_member(self, ctx, image_id: str, member: str, status: str) -> Member:
-        self._shared_image(ctx, image_id, 'modify_member', member)
+        image = self._shared_image(ctx, image_id)
+        self._member_row(ctx, image, member)
+        self._enforce(ctx, 'modify_member', image)
         return Member.from_row(self.db.member_update(image_id, member, status))
 
     def delete_member(self, ctx, image_id: str, member: str) -> None:
-        self._shared_image(ctx, image_id, 'delete_member', member)
+        image = self._shared_image(ctx, image_id)
+        self._member_row(ctx, image, member)
+        self._enforce(ctx, 'delete_member', image)
         self.db.member_delete(image_id, member)

@@ -35,7 +35,7 @@ def _declared_size(req: falcon.Request) -> int | None:
     if size is None:
         return req.content_length or None
     try:
-        return int(size)
+        return int(size) or None      # as in glance_store, 0 means "unknown"
     except ValueError:
         raise exception.BadRequest('Invalid or missing image size in request headers.')
 
@@ -44,6 +44,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(offset, length) for a single-range Range header; None for the whole image."""
     if header is None:
         return None
+    if ',' in header:
+        raise exception.BadRequest('Requests with multiple ranges are not supported in '
+                                   'Glance. You may make multiple single-range requests '
+                                   'instead.')
     match = RANGE.match(header.strip().replace(' ', ''))
     if not match or match.groups() == ('', ''):
         raise exception.RangeNotSatisfiable('Requested range not satisfiable')
@@ -81,7 +85,11 @@ class ImageFile:
             resp.status = falcon.HTTP_204
             return
         wanted = parse_range(req.get_header('Range'), image.size or 0)
-        reader = open_data(*wanted) if wanted else open_data()
+        try:
+            reader = open_data(*wanted) if wanted else open_data()
+        except exception.NotFound:      # the store lost the data: Glance answers 204
+            resp.status = falcon.HTTP_204
+            return
         resp.content_type = 'application/octet-stream'
         if image.checksum:
             resp.set_header('Content-MD5', image.checksum)

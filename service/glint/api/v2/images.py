@@ -10,7 +10,6 @@ from oslo_utils import timeutils
 
 from glint.api import common
 from glint.api.v2 import schemas
-from glint.api.v2.views import image_view
 from glint.common import exception
 from glint.db.api import Filter, ListQuery
 from glint.domain.images import Change
@@ -129,7 +128,7 @@ class Image:
             _check_reserved(name)
             if name == 'locations':
                 raise exception.Forbidden('Changing image locations is not supported.')
-            change = Change(op, name)
+            change = Change(op, name, exclusive=(draft == 4 and op == 'add'))
             if op != 'remove':
                 if 'value' not in raw:
                     raise exception.BadRequest('Operation "%s" requires a member named '
@@ -235,15 +234,24 @@ def _sort(params: dict[str, list[str]]) -> list[tuple[str, str]]:
         for item in params['sort'][-1].strip().split(','):
             k, _, d = item.partition(':')
             pairs.append((key(k), direction(d or 'desc')))
-        return pairs
+        return _tie_broken(pairs, len(pairs))
     keys = [key(k) for k in params.get('sort_key', [])] or ['created_at']
     dirs = [direction(d) for d in params.get('sort_dir', [])] or ['desc']
     if len(dirs) > 1 and len(dirs) != len(keys):
         raise exception.BadRequest('Number of sort dirs does not match the number of '
                                    'sort keys')
+    given = len(dirs)
     if len(dirs) == 1:
         dirs = dirs * len(keys)
-    return list(zip(keys, dirs))
+    return _tie_broken(list(zip(keys, dirs, strict=True)), given)
+
+
+def _tie_broken(pairs: list[tuple[str, str]], given_dirs: int) -> list[tuple[str, str]]:
+    """Glance appends created_at and id as tie-breakers, in the sort direction when
+    exactly one was given, else descending."""
+    default = pairs[0][1] if given_dirs == 1 else 'desc'
+    keys = {k for k, _ in pairs}
+    return pairs + [(k, default) for k in ('created_at', 'id') if k not in keys]
 
 
 def _split_op(expression: str) -> tuple[str, str]:
@@ -260,11 +268,28 @@ def _split_op(expression: str) -> tuple[str, str]:
 
 def _in_values(text: str) -> list[str]:
     """Comma separated values; double quotes protect commas (API-WG rules)."""
-    if text.count('"') % 2:
-        raise exception.BadRequest('Invalid filter value %s. The quote is not closed.'
-                                   % text)
+    _validate_quotes(text)
     found = re.findall(r'"((?:[^"\\]|\\.)*)",?|([^,]+),?|,', text)
     return [quoted or plain for quoted, plain in found]
+
+
+def _validate_quotes(text: str) -> None:
+    """Glance's rules: a quote opens after a comma and closes before one; \\" is not a
+    quote."""
+    opening = True
+    for i, char in enumerate(text):
+        if char != '"' or (i and text[i - 1] == '\\'):
+            continue
+        if opening and i and text[i - 1] != ',':
+            raise exception.BadRequest('Invalid filter value %s. There is no comma before '
+                                       'opening quotation mark.' % text)
+        if not opening and i + 1 != len(text) and text[i + 1] != ',':
+            raise exception.BadRequest('Invalid filter value %s. There is no comma after '
+                                       'closing quotation mark.' % text)
+        opening = not opening
+    if not opening:
+        raise exception.BadRequest('Invalid filter value %s. The quote is not closed.'
+                                   % text)
 
 
 def _bool(name: str, value: str) -> bool:
@@ -296,7 +321,7 @@ def _int(value: str) -> int:
 
 def _limit(params, conf) -> int:
     if 'limit' not in params:
-        return conf.limit_param_default
+        return min(conf.limit_param_default, conf.api_limit_max)
     try:
         limit = int(params['limit'][-1])
     except ValueError:

@@ -6,7 +6,8 @@ import datetime as dt
 import json
 
 import sqlalchemy as sa
-from sqlalchemy import event, exc as sa_exc
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 
 from glint.common import exception
 from glint.db.api import Filter, ListQuery, Row
@@ -24,7 +25,7 @@ NULLABLE_SORT_KEYS = frozenset(c.name for c in images.columns if c.nullable)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def create_engine(url: str, conf=None) -> sa.Engine:
@@ -63,6 +64,16 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
+@contextlib.contextmanager
+def _refuse_invalid_data():
+    """A value the database cannot hold (NUL in a PostgreSQL string, data too long for
+    a MySQL column) is the client's mistake: 400, not 500."""
+    try:
+        yield
+    except sa_exc.DataError as e:
+        raise exception.BadRequest('Invalid value in request: %s' % e.orig)
+
+
 class Database:
     """The ``ImageDatabase`` of glint.db.api over one SQLAlchemy engine."""
 
@@ -71,14 +82,14 @@ class Database:
 
     @contextlib.contextmanager
     def _write(self):
-        with self.engine.connect() as conn:
+        with _refuse_invalid_data(), self.engine.connect() as conn:
             conn = conn.execution_options(write=True)
             with conn.begin():
                 yield conn
 
     @contextlib.contextmanager
     def _read(self):
-        with self.engine.connect() as conn:
+        with _refuse_invalid_data(), self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
@@ -100,6 +111,9 @@ class Database:
         return self.image_get(row['id'])
 
     def image_get(self, image_id: str) -> Row:
+        if len(image_id) > images.c.id.type.length or '\x00' in image_id:
+            # Never an image id (Glance's _check_image_id); PostgreSQL refuses NUL.
+            raise exception.NotFound('No image found with ID %s' % image_id)
         with self._read() as conn:
             rows = _load_images(conn, images.c.id == image_id)
         if not rows:
@@ -383,8 +397,10 @@ def _order_by(sort):
 
 def _after_marker(conn, query: ListQuery):
     """Keyset condition: rows strictly after the marker image in sort order."""
-    marker = conn.execute(sa.select(*_image_cols()).where(
-        images.c.id == query.marker)).first()
+    found = [images.c.id == query.marker]
+    if not query.is_admin:      # as in Glance, only admins may page from a deleted image
+        found.append(images.c.deleted == sa.false())
+    marker = conn.execute(sa.select(*_image_cols()).where(*found)).first()
     if marker is None:
         raise exception.BadRequest('Marker %s could not be found.' % query.marker)
     ors, equal_so_far = [], []
