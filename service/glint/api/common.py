@@ -13,6 +13,8 @@ from glint.common import exception
 from glint.domain.images import ImageService
 
 MAX_JSON_BODY = 1024 * 1024
+# Interoperable import methods Glint serves; configured ones beyond these are not offered.
+SUPPORTED_IMPORT_METHODS: frozenset[str] = frozenset()
 CONTEXT_KEY = 'glint.context'
 
 
@@ -34,6 +36,8 @@ class Api:
         self.image_schema = schemas.image_schema(formats.disk_formats,
                                                  formats.container_formats)
         self.image_validator = jsonschema.Draft4Validator(self.image_schema)
+        self.import_methods = [m for m in conf.enabled_import_methods
+                               if m in SUPPORTED_IMPORT_METHODS]
 
     def view(self, image) -> dict:
         return image_view(image, self.conf.show_multiple_locations,

@@ -32,7 +32,7 @@ class ImportInfo:
     def on_get(self, req, resp) -> None:
         common.send_json(resp, {'import-methods': {
             'description': 'Import methods available.', 'type': 'array',
-            'value': self.api.conf.enabled_import_methods}})
+            'value': self.api.import_methods}})
 
 
 class UsageInfo:

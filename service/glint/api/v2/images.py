@@ -69,8 +69,9 @@ class Images:
         image = self.api.images.create(common.context(req), values, body, tags)
         resp.status = falcon.HTTP_201
         resp.location = '/v2/images/' + image.id
-        resp.set_header('OpenStack-image-import-methods',
-                        ','.join(self.api.conf.enabled_import_methods))
+        if self.api.import_methods:    # an empty header field is not allowed
+            resp.set_header('OpenStack-image-import-methods',
+                            ','.join(self.api.import_methods))
         common.send_json(resp, self.api.view(image))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
