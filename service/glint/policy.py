@@ -64,6 +64,10 @@ class Enforcer:
         self._enforcer = policy.Enforcer(conf, use_conf=True)
         self._enforcer.register_defaults(list_rules())
 
+    def add_rule(self, name: str, check: str) -> None:
+        """A rule made at start-up (property protections in the policies format)."""
+        self._enforcer.register_default(policy.RuleDefault(name, check))
+
     def check(self, context, rule: str, target: dict) -> bool:
         return self._enforcer.enforce(rule, target, context)
 

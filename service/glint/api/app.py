@@ -14,6 +14,7 @@ from glint.api.v2 import discovery, image_data, images, members
 from glint.common import config
 from glint.db import api as db_api
 from glint.domain.images import ImageService
+from glint.domain.protection import PropertyProtection
 from glint.policy import Enforcer
 from glint.store.backend import Stores
 
@@ -45,7 +46,9 @@ def build(conf: cfg.ConfigOpts) -> falcon.App:
     stores = Stores(conf)
     stores.configure()
     enforcer = Enforcer(conf)
-    service = ImageService(conf, db_api.load(conf), stores, enforcer)
+    protection = (PropertyProtection(conf, enforcer) if conf.property_protection_file
+                  else None)
+    service = ImageService(conf, db_api.load(conf), stores, enforcer, protection)
     api = common.Api(conf, service)
 
     app = falcon.App(middleware=[CallerContext(enforcer)])

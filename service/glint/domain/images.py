@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator
 from glint.common import exception
 from glint.common.hashing import HashingStream
 from glint.db.api import ImageDatabase, ListQuery
+from glint.domain import limits
 from glint.domain.model import WRITABLE_FIELDS, Image, Member
+from glint.domain.protection import PropertyProtection
 from glint.policy import Enforcer
 from glint.store import base as store_base
 from glint.store.backend import Stores
@@ -53,12 +55,45 @@ def _limited(chunks: Iterable[bytes], limit: int, why: str) -> Iterator[bytes]:
         yield chunk
 
 
+class _PropertyChanges:
+    """Custom-property operations of one PATCH, applied in order."""
+
+    def __init__(self, properties: dict[str, str]):
+        self.now = dict(properties)
+        self.set: dict[str, str] = {}
+        self.removed: list[str] = []
+        self.added = False
+
+    def apply(self, change: Change) -> str:
+        """Apply one change; returns the operation it is: create, update or delete."""
+        name = change.name
+        exists = name in self.now
+        if not exists and change.op != 'add':
+            raise exception.Conflict('Property %s does not exist.' % name)
+        if change.op == 'remove':
+            del self.now[name]
+            self.set.pop(name, None)
+            self.removed.append(name)
+            return 'delete'
+        self.now[name] = self.set[name] = change.value
+        self.added |= not exists
+        return 'update' if exists else 'create'
+
+
 class ImageService:
-    def __init__(self, conf, db: ImageDatabase, stores: Stores, enforcer: Enforcer):
+    def __init__(self, conf, db: ImageDatabase, stores: Stores, enforcer: Enforcer,
+                 protection: PropertyProtection | None = None):
         self.conf = conf
         self.db = db
         self.stores = stores
         self.policy = enforcer
+        self.protection = protection
+
+    def _readable(self, ctx, image: Image) -> Image:
+        """The image with only the custom properties the caller may read."""
+        if self.protection:
+            image.properties = self.protection.readable(ctx, image.properties)
+        return image
 
     # -- reading ----------------------------------------------------------------
     def _visible(self, ctx, image: Image) -> bool:
@@ -76,7 +111,7 @@ class ImageService:
                 pass
         if not self._visible(ctx, image) or not self._check(ctx, 'get_image', image):
             raise exception.NotFound('No image found with ID %s' % image_id)
-        return image
+        return self._readable(ctx, image)
 
     def _check(self, ctx, rule: str, image: Image) -> bool:
         return self.policy.check(ctx, rule, image.policy_target())
@@ -88,7 +123,7 @@ class ImageService:
         self.policy.enforce(ctx, 'get_images', {'project_id': ctx.project_id,
                                                 'owner': ctx.project_id})
         query.project_id, query.is_admin = ctx.project_id, ctx.is_admin
-        return [Image.from_row(row) for row in self.db.image_list(query)]
+        return [self._readable(ctx, Image.from_row(row)) for row in self.db.image_list(query)]
 
     # -- metadata ---------------------------------------------------------------
     def _enforce_visibility(self, ctx, visibility: str | None, target: dict) -> None:
@@ -108,6 +143,11 @@ class ImageService:
                                           "owned by '%s'." % owner)
             self.policy.enforce(ctx, 'add_image', target)
         self._enforce_visibility(ctx, values.get('visibility'), target)
+        for name in properties:
+            if self.protection:
+                self.protection.enforce(ctx, name, 'create')
+        limits.check_properties(properties, self.conf.image_property_quota)
+        limits.check('tags', len(set(tags)), self.conf.image_tag_quota)
         row = {'visibility': 'shared', 'protected': False, 'os_hidden': False,
                'min_disk': 0, 'min_ram': 0, **values,
                'id': values.get('id') or str(uuid.uuid4()),
@@ -117,35 +157,31 @@ class ImageService:
     def update(self, ctx, image_id: str, changes: list[Change]) -> Image:
         image = self.get(ctx, image_id)
         self._enforce(ctx, 'modify_image', image)
-        values, set_props, remove_props, tags = {}, {}, [], None
-        props = dict(image.properties)
+        values, tags = {}, None
+        props = _PropertyChanges(image.properties)
         for change in changes:
             name, value = change.name, change.value
-            if change.exclusive and (name in ('tags', *WRITABLE_FIELDS) or name in props):
+            if change.exclusive and (name in ('tags', *WRITABLE_FIELDS) or name in props.now):
                 raise exception.Conflict('Property %s already present.' % name)
             if name == 'tags':
                 if change.op == 'remove':
                     raise exception.Forbidden('Property tags may not be removed.')
                 tags = list(dict.fromkeys(value))
+                limits.check('tags', len(tags), self.conf.image_tag_quota)
             elif name in WRITABLE_FIELDS:
                 self._check_core_change(ctx, image, change)
                 values[name] = value
-            elif change.op == 'remove':
-                if name not in props:
-                    raise exception.Conflict('Property %s does not exist.' % name)
-                del props[name]
-                set_props.pop(name, None)
-                remove_props.append(name)
             else:
-                if change.op == 'replace' and name not in props:
-                    raise exception.Conflict('Property %s does not exist.' % name)
-                props[name] = value
-                set_props[name] = value
+                op = props.apply(change)
+                if self.protection:
+                    self.protection.enforce(ctx, name, op)
         if not changes:
             return image
-        row = self.db.image_update(image_id, values, set_properties=set_props,
-                                   remove_properties=remove_props, tags=tags)
-        return Image.from_row(row)
+        if props.added:
+            limits.check_properties(props.now, self.conf.image_property_quota)
+        row = self.db.image_update(image_id, values, set_properties=props.set,
+                                   remove_properties=props.removed, tags=tags)
+        return self._readable(ctx, Image.from_row(row))
 
     def _check_core_change(self, ctx, image: Image, change: Change) -> None:
         name = change.name
@@ -191,6 +227,7 @@ class ImageService:
     def add_tag(self, ctx, image_id: str, tag: str) -> None:
         image = self.get(ctx, image_id)
         self._enforce(ctx, 'modify_image', image)
+        limits.check('tags', len(set(image.tags) | {tag}), self.conf.image_tag_quota)
         self.db.image_tag_add(image_id, tag)
 
     def delete_tag(self, ctx, image_id: str, tag: str) -> None:
@@ -307,6 +344,8 @@ class ImageService:
     def add_member(self, ctx, image_id: str, member: str) -> Member:
         image = self._shared_image(ctx, image_id)
         self._enforce(ctx, 'add_member', image)
+        limits.check('members for this image', len(self.db.member_list(image_id)) + 1,
+                     self.conf.image_member_quota)
         return Member.from_row(self.db.member_create(image_id, member))
 
     def update_member(self, ctx, image_id: str, member: str, status: str) -> Member:

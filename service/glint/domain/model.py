@@ -9,6 +9,8 @@ STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete',
             'deactivated', 'uploading', 'importing')
 VISIBILITIES = ('public', 'private', 'shared', 'community')
 MEMBER_STATUSES = ('pending', 'accepted', 'rejected')
+# Property names Glance keeps for itself (os_glance_*): clients may not set them.
+RESERVED_NAMESPACE = 'os_glance'
 
 # Columns the image row has beyond its custom properties.
 CORE_FIELDS = ('name', 'status', 'visibility', 'owner', 'size', 'virtual_size',

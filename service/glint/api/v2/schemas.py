@@ -20,6 +20,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from glint.domain.model import RESERVED_NAMESPACE  # noqa: F401  (part of this API)
+
 Schema = dict[str, Any]
 
 _UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
@@ -32,7 +34,6 @@ MEMBER_STATUSES = ('pending', 'accepted', 'rejected')
 
 # Extra-property names starting with this are Glance's own (os_glance_import_task, ...):
 # clients may neither set nor remove them (403).
-RESERVED_NAMESPACE = 'os_glance'
 
 _BASE_PROPERTIES: dict[str, Schema] = {
     'id': {'type': 'string', 'description': 'Image UUID.', 'pattern': _UUID_PATTERN},
