@@ -84,12 +84,10 @@ class PropertyProtection:
         return names
 
     def allowed(self, ctx, name: str, op: str) -> bool:
-        for expression, permissions in self.rules:
-            if expression.search(name):
-                break
-        else:
+        rule = next(((e, p) for e, p in self.rules if e.search(name)), None)
+        if rule is None:
             return False
-        allowed = permissions[op]
+        expression, allowed = rule[0], rule[1][op]
         if not allowed or '!' in allowed:
             return False
         if '@' in allowed:
