@@ -135,3 +135,93 @@ def test_openstack_cli_through_the_catalog(glint, tmp_path):
     osc('image', 'save', '--file', str(tmp_path / 'out'), image['id'])
     assert (tmp_path / 'out').read_bytes() == source.read_bytes()
     osc('image', 'delete', image['id'])
+
+
+# -- who can do what: real users with reader / member / admin in two projects -------------
+VISIBILITIES = ('private', 'shared', 'public', 'community')
+USERS = [f'{p}-{r}' for p in ('alpha', 'beta') for r in ('reader', 'member', 'admin')]
+
+
+@pytest.fixture(scope='module')
+def alpha_images(glint):
+    """One alpha image per visibility, with data; the shared one accepted by beta."""
+    owner, _ = session_for('alpha-member')
+    publisher, _ = session_for('alpha-admin')      # only admins may publicize
+    _, beta_id = session_for('beta-member')
+    images = {}
+    for visibility in VISIBILITIES:
+        creator = publisher if visibility == 'public' else owner
+        image = creator.post(glint.url + '/v2/images', json={
+            'name': 'rbac-' + visibility, 'visibility': visibility,
+            'disk_format': 'raw', 'container_format': 'bare'}).json()
+        assert owner.put('%s/v2/images/%s/file' % (glint.url, image['id']), data=b'rbac',
+                         headers={'Content-Type': 'application/octet-stream'}
+                         ).status_code == 204
+        images[visibility] = image['id']
+    members = '%s/v2/images/%s/members' % (glint.url, images['shared'])
+    assert owner.post(members, json={'member': beta_id}).status_code == 200
+    beta, _ = session_for('beta-member')
+    assert beta.put('%s/%s' % (members, beta_id), json={'status': 'accepted'}
+                    ).status_code == 200
+    return images
+
+
+def expected(user: str, visibility: str) -> dict[str, object]:
+    """Glance's secure-RBAC answer for ``user`` on an alpha image."""
+    project, role = user.split('-')
+    own, admin = project == 'alpha', role == 'admin'
+    visible = own or admin or visibility != 'private'
+    may_download = visible and role != 'reader'
+    listed = (own or admin or visibility in ('shared', 'public')) and not (
+        visibility == 'community' and not own)
+    if not visible:
+        members = 404
+    elif visibility != 'shared':
+        members = 403
+    else:
+        members = 200
+    return {'show': 200 if visible else 404,
+            'download': 200 if may_download else (403 if visible else 404),
+            'listed': listed, 'members': members}
+
+
+@pytest.mark.parametrize('user', USERS)
+def test_who_sees_and_downloads_what(glint, alpha_images, user):
+    session, _ = session_for(user)
+    listed = {i['id'] for i in session.get(glint.url + '/v2/images',
+                                          params={'limit': 1000}).json()['images']}
+    for visibility, image_id in alpha_images.items():
+        path = '%s/v2/images/%s' % (glint.url, image_id)
+        actual = {'show': session.get(path).status_code,
+                  'download': session.get(path + '/file').status_code,
+                  'listed': image_id in listed,
+                  'members': session.get(path + '/members').status_code}
+        assert actual == expected(user, visibility), visibility
+
+
+@pytest.mark.parametrize('user, code', [
+    ('alpha-member', 200), ('alpha-admin', 200), ('beta-admin', 200),
+    ('alpha-reader', 403), ('beta-member', 403), ('beta-reader', 403)])
+def test_who_may_change_the_shared_image(glint, alpha_images, user, code):
+    session, _ = session_for(user)
+    resp = session.patch('%s/v2/images/%s' % (glint.url, alpha_images['shared']),
+                         json=[{'op': 'replace', 'path': '/min_ram', 'value': 1}],
+                         headers={'Content-Type':
+                                  'application/openstack-images-v2.1-json-patch'})
+    assert resp.status_code == code
+
+
+def test_only_the_owner_shares_and_only_the_member_answers(glint, alpha_images):
+    owner, _ = session_for('alpha-member')
+    reader, _ = session_for('alpha-reader')
+    beta, beta_id = session_for('beta-member')
+    beta_reader, _ = session_for('beta-reader')
+    members = '%s/v2/images/%s/members' % (glint.url, alpha_images['shared'])
+    assert reader.post(members, json={'member': 'someone'}).status_code == 403
+    assert beta.post(members, json={'member': 'someone'}).status_code == 403
+    mine = '%s/%s' % (members, beta_id)
+    assert owner.put(mine, json={'status': 'rejected'}).status_code == 403
+    assert beta_reader.put(mine, json={'status': 'rejected'}).status_code == 403
+    assert [m['member_id'] for m in beta.get(members).json()['members']] == [beta_id]
+    private = '%s/v2/images/%s' % (glint.url, alpha_images['private'])
+    assert beta.post(private + '/members', json={'member': beta_id}).status_code == 404
