@@ -30,6 +30,8 @@ _RULES = {
     'context_is_admin': ('role:admin', 'The caller is an administrator.'),
     'default': ('', 'Rule used when no other applies.'),
     'service_api': ('role:service or role:admin', 'Calls made by other services.'),
+    'registry_api': ('role:admin or role:service',
+                     'Any call to glance-registry (a raw database: no per-image checks).'),
     'add_image': (CREATE_IMAGE, 'Create an image.'),
     'get_image': (GET_IMAGE, 'Show an image.'),
     'get_images': (ADMIN_OR_READER, 'List images.'),

@@ -69,6 +69,18 @@ def get_token(user, password, project, domain=DOMAIN):
     return token, body['project']['id']
 
 
+def authtoken_options():
+    """[keystone_authtoken] of a Glint service (glance-api or glance-registry) that
+    validates tokens with this Keystone and authenticates as the glance service user."""
+    root = KEYSTONE_URL.rsplit('/v3', 1)[0]
+    return {
+        'www_authenticate_uri': root, 'auth_url': root, 'auth_type': 'password',
+        'username': SERVICE_USER, 'password': SERVICE_PASSWORD,
+        'project_name': SERVICE_PROJECT, 'user_domain_name': DOMAIN,
+        'project_domain_name': DOMAIN, 'region_name': REGION,
+    }
+
+
 def ensure_running():
     """Start Keystone (and its fixtures) unless running; raise if that fails."""
     done = subprocess.run(

@@ -1,7 +1,17 @@
-"""Fixtures: a real glance-api per database back end, and clients for it.
+"""Fixtures: a real glance-api per data path and database back end, and clients for it.
 
-GLINT_TEST_DATABASES picks the back ends (default: sqlite,mysql,postgresql); each one's
-server is started once per session. MariaDB and PostgreSQL URLs come from
+Every test that uses ``server`` runs once per (mode, database), each server started once
+per session:
+
+- mode ``direct``: glance-api on the database itself, for every back end in
+  GLINT_TEST_DATABASES (default: sqlite,mysql,postgresql);
+- mode ``registry``: glance-api with ``data_api = glint.db.registry.api`` in front of a
+  real glance-registry (own free port, no auth, loopback) that owns the database, for
+  every back end in GLINT_TEST_REGISTRY_DATABASES (default: sqlite; the registry runs
+  the same SQL code, so the other back ends add time, not coverage).
+
+GLINT_TEST_MODES picks the modes (default: direct,registry). Test ids read
+``[direct-sqlite]``, ``[registry-sqlite]``, ... MariaDB and PostgreSQL URLs come from
 GLINT_TEST_MYSQL_URL / GLINT_TEST_POSTGRESQL_URL (defaults: the local servers, a fresh
 database per session). A back end that cannot be reached fails the tests; it never skips.
 """
@@ -14,9 +24,14 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.service.server import GlintServer
+from tests.service.server import GlintServer, RegistryServer
 
 DATABASES = os.environ.get('GLINT_TEST_DATABASES', 'sqlite,mysql,postgresql').split(',')
+REGISTRY_DATABASES = os.environ.get('GLINT_TEST_REGISTRY_DATABASES', 'sqlite').split(',')
+MODES = os.environ.get('GLINT_TEST_MODES', 'direct,registry').split(',')
+SERVER_PARAMS = [(mode, db) for mode, dbs in (('direct', DATABASES),
+                                              ('registry', REGISTRY_DATABASES))
+                 if mode in MODES for db in dbs]
 SERVER_URLS = {
     'mysql': os.environ.get('GLINT_TEST_MYSQL_URL',
                             'mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4'),
@@ -45,14 +60,16 @@ def fresh_database(kind: str) -> tuple[str, callable]:
     return server.set(database=name).render_as_string(hide_password=False), drop
 
 
-@pytest.fixture(scope='session', params=DATABASES)
+@pytest.fixture(scope='session', params=SERVER_PARAMS, ids='-'.join)
 def server(request):
-    """A running no-auth glance-api on one database back end."""
-    url, drop = fresh_database(request.param)
-    srv = GlintServer(url).start()
-    srv.kind = request.param
-    yield srv
-    srv.cleanup()
+    """A running no-auth glance-api on one database back end, directly or through a
+    glance-registry."""
+    mode, kind = request.param
+    url, drop = fresh_database(kind)
+    registry = RegistryServer(url) if mode == 'registry' else None
+    with GlintServer(url, registry=registry) as srv:
+        srv.mode, srv.kind = mode, kind
+        yield srv
     drop()
 
 

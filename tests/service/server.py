@@ -1,4 +1,6 @@
-"""Run a real glance-api process (gunicorn) for the service tests."""
+"""Run real Glint processes for the service tests: glance-api (GlintServer) and
+glance-registry (RegistryServer), each a gunicorn on a free loopback port with its own
+directory, config file and log."""
 from __future__ import annotations
 
 import os
@@ -31,50 +33,59 @@ def _ini(sections: dict[str, dict[str, object]]) -> str:
     return '\n'.join(lines)
 
 
-class GlintServer:
-    """glance-api on a free loopback port, with its own config, database and store.
+class ServiceProcess:
+    """One glance-* service: ``command`` with ``<command>.conf`` in a fresh directory.
 
-    ``overrides`` deep-merges into the generated glance-api.conf sections.
+    Subclasses give their own config sections; ``overrides`` deep-merges into them.
+    ``owns_database``: ``glance-manage db sync`` runs with this config before a start.
+    As a context manager: started on entry, cleaned up on exit (or a failed start).
     """
+    command = ''
+    owns_database = True
 
-    def __init__(self, database_url: str | None = None, flavor: str = '',
-                 overrides: dict | None = None, workers: int = 2):
+    def __init__(self, workers: int):
         self.dir = Path(tempfile.mkdtemp(prefix='glint-test-'))
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
-        self.datadir = self.dir / 'images'
-        self.database_url = database_url or 'sqlite:///%s' % (self.dir / 'glance.sqlite')
-        sections = {
-            'DEFAULT': {'bind_host': '127.0.0.1', 'bind_port': self.port,
-                        'workers': workers, 'log_file': self.dir / 'glance-api.log'},
-            'database': {'connection': self.database_url},
-            'glance_store': {'stores': 'file,http', 'default_store': 'file',
-                             'filesystem_store_datadir': self.datadir},
-            'paste_deploy': {'flavor': flavor},
-            'oslo_policy': {'enforce_scope': 'false'},
-        }
-        for section, options in (overrides or {}).items():
-            sections.setdefault(section, {}).update(options)
-        self.config = self.dir / 'glance-api.conf'
-        self.config.write_text(_ini(sections))
+        self.config = self.dir / (self.command + '.conf')
+        self.workers = workers
         self.process: subprocess.Popen | None = None
+
+    def _write_config(self, sections: dict, overrides: dict | None) -> None:
+        merged = {'DEFAULT': {'bind_host': '127.0.0.1', 'bind_port': self.port,
+                              'workers': self.workers,
+                              'log_file': self.dir / (self.command + '.log')}}
+        for extra in (sections, overrides or {}):
+            for section, options in extra.items():
+                merged.setdefault(section, {}).update(options)
+        self.config.write_text(_ini(merged))
 
     @property
     def log(self) -> str:
-        path = self.dir / 'glance-api.log'
+        path = self.dir / (self.command + '.log')
         return path.read_text() if path.exists() else ''
 
+    def _config_args(self) -> list[str]:
+        """Only our config: an empty --config-dir keeps oslo.config from also reading
+        /etc/glance/<prog>.conf.d of the machine running the tests."""
+        empty = self.dir / 'conf.d'
+        empty.mkdir(exist_ok=True)
+        return ['--config-file', str(self.config), '--config-dir', str(empty)]
+
+    def argv(self, *args: str) -> list[str]:
+        return [str(BIN / self.command), *self._config_args(), *args]
+
     def manage(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / 'glance-manage'), '--config-file',
-                               str(self.config), *args],
+        return subprocess.run([str(BIN / 'glance-manage'), *self._config_args(), *args],
                               capture_output=True, text=True, check=True)
 
-    def start(self) -> GlintServer:
-        self.manage('db', 'sync')
-        self.process = subprocess.Popen(
-            [str(BIN / 'glance-api'), '--config-file', str(self.config)],
-            stdout=open(self.dir / 'gunicorn.out', 'wb'), stderr=subprocess.STDOUT,
-            start_new_session=True)
+    def start(self):
+        """Start (or start again after ``stop``) and wait for /healthcheck."""
+        if self.owns_database:
+            self.manage('db', 'sync')
+        out = self.dir / 'gunicorn.out'
+        self.process = subprocess.Popen(self.argv(), stdout=open(out, 'ab'),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -84,19 +95,96 @@ class GlintServer:
                     return self
             except requests.RequestException:
                 time.sleep(0.1)
-        out = (self.dir / 'gunicorn.out').read_text()
         self.stop()
-        raise RuntimeError('glance-api did not start:\n%s\n%s' % (out, self.log))
+        raise RuntimeError('%s did not start:\n%s\n%s'
+                           % (self.command, out.read_text(), self.log))
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc_info) -> None:
+        self.cleanup()
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the whole process group (gunicorn and its workers)."""
+        os.killpg(self.process.pid, signum)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        if self.running:
+            self.signal(signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.signal(signal.SIGKILL)
                 self.process.wait()
 
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RegistryServer(ServiceProcess):
+    """glance-registry over its own database (SQLite in its directory by default)."""
+    command = 'glance-registry'
+
+    def __init__(self, database_url: str | None = None, flavor: str = '',
+                 overrides: dict | None = None, workers: int = 2):
+        super().__init__(workers)
+        self.database_url = database_url or 'sqlite:///%s' % (self.dir / 'glance.sqlite')
+        self._write_config({
+            'database': {'connection': self.database_url},
+            'paste_deploy': {'flavor': flavor},
+            # Never the host's /etc/glance/policy.yaml: each server's rules are its own.
+            'oslo_policy': {'enforce_scope': 'false',
+                            'policy_file': self.dir / 'policy.yaml'},
+        }, overrides)
+
+
+class GlintServer(ServiceProcess):
+    """glance-api with its own config and store; its database is its own, or that of
+    ``registry`` (then ``data_api = glint.db.registry.api``, no [database] section, and
+    the API owns the registry: ``start`` starts it first unless running, ``cleanup``
+    cleans both).
+    """
+    command = 'glance-api'
+
+    def __init__(self, database_url: str | None = None, flavor: str = '',
+                 overrides: dict | None = None, workers: int = 2,
+                 registry: RegistryServer | None = None):
+        super().__init__(workers)
+        self.registry = registry
+        self.owns_database = registry is None
+        self.datadir = self.dir / 'images'
+        sections = {
+            'glance_store': {'stores': 'file,http', 'default_store': 'file',
+                             'filesystem_store_datadir': self.datadir},
+            'paste_deploy': {'flavor': flavor},
+            'oslo_policy': {'enforce_scope': 'false'},
+        }
+        if registry:
+            self.database_url = registry.database_url
+            sections['DEFAULT'] = {'data_api': 'glint.db.registry.api',
+                                   'registry_host': '127.0.0.1',
+                                   'registry_port': registry.port}
+        else:
+            self.database_url = database_url or 'sqlite:///%s' % (self.dir / 'glance.sqlite')
+            sections['database'] = {'connection': self.database_url}
+        self._write_config(sections, overrides)
+
+    def start(self) -> GlintServer:
+        if self.registry and not self.registry.running:
+            self.registry.start()
+        return super().start()
+
+    def cleanup(self) -> None:
+        super().cleanup()
+        if self.registry:
+            self.registry.cleanup()

@@ -20,7 +20,6 @@ from tests.service.server import GlintServer
 
 BIN = Path(sys.executable).parent
 CLOUDS = keystone.CLOUDS_YAML
-KEYSTONE_ROOT = keystone.KEYSTONE_URL.rsplit('/v3', 1)[0]
 
 
 def _register_image_endpoint(url: str) -> None:
@@ -38,12 +37,8 @@ def _register_image_endpoint(url: str) -> None:
 def glint(monkeypatch_module):
     keystone.ensure_running()
     monkeypatch_module.setenv('OS_CLIENT_CONFIG_FILE', str(CLOUDS))
-    server = GlintServer(flavor='keystone', overrides={'keystone_authtoken': {
-        'www_authenticate_uri': KEYSTONE_ROOT, 'auth_url': KEYSTONE_ROOT,
-        'auth_type': 'password', 'username': keystone.SERVICE_USER,
-        'password': keystone.SERVICE_PASSWORD, 'project_name': keystone.SERVICE_PROJECT,
-        'user_domain_name': 'Default', 'project_domain_name': 'Default',
-        'region_name': keystone.REGION}}).start()
+    server = GlintServer(flavor='keystone', overrides={
+        'keystone_authtoken': keystone.authtoken_options()}).start()
     _register_image_endpoint(server.url)
     yield server
     server.cleanup()

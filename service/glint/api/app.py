@@ -1,17 +1,16 @@
 """The API application: routes, the caller's context, and the paste factories."""
 from __future__ import annotations
 
-import os
 import re
 
 import falcon
 from oslo_config import cfg
 from oslo_context import context as oslo_context
-from paste import deploy
 
+from glint import notifier
 from glint.api import common, errors, versions
 from glint.api.v2 import discovery, image_data, images, members
-from glint.common import config
+from glint.common import config, server
 from glint.db import api as db_api
 from glint.domain.images import ImageService
 from glint.domain.protection import PropertyProtection
@@ -19,9 +18,6 @@ from glint.policy import Enforcer
 from glint.store.backend import Stores
 
 CONF = cfg.CONF
-PASTE_FILE = 'glance-api-paste.ini'
-BUNDLED_PASTE = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'etc',
-                             PASTE_FILE)
 VERSIONED = re.compile(r'^/v2\.\d+(?=/|$)')
 
 
@@ -48,7 +44,8 @@ def build(conf: cfg.ConfigOpts) -> falcon.App:
     enforcer = Enforcer(conf)
     protection = (PropertyProtection(conf, enforcer) if conf.property_protection_file
                   else None)
-    service = ImageService(conf, db_api.load(conf), stores, enforcer, protection)
+    service = ImageService(conf, db_api.load(conf), stores, enforcer, protection,
+                           notifier.Notifier(conf))
     api = common.Api(conf, service)
 
     app = falcon.App(middleware=[CallerContext(enforcer)])
@@ -82,16 +79,7 @@ def app_factory(global_conf, **local_conf):
     return build(CONF)
 
 
-def paste_file(conf: cfg.ConfigOpts) -> str:
-    """[paste_deploy] config_file, else glance-api-paste.ini beside the config files,
-    else the one bundled with Glint."""
-    if conf.paste_deploy.config_file:
-        return os.path.abspath(conf.paste_deploy.config_file)
-    return conf.find_file(PASTE_FILE) or BUNDLED_PASTE
-
-
 def load_app(conf: cfg.ConfigOpts = CONF):
-    flavor = (conf.paste_deploy.flavor or '').strip()
-    pipeline = 'glance-api' + ('-' + flavor if flavor else '')
-    return deploy.loadapp('config:' + paste_file(conf), name=pipeline)
+    """The glance-api pipeline of glance-api-paste.ini that [paste_deploy] selects."""
+    return server.load_paste(conf, 'glance-api')
 

@@ -51,9 +51,10 @@ def _add_commands(subparsers) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     CONF.register_cli_opt(cfg.SubCommandOpt('command', handler=_add_commands))
-    # Operators keep [database] in glance-api.conf; glance-manage.conf may add to it.
-    defaults = (cfg.find_config_files('glance', 'glance-api')
-                + cfg.find_config_files('glance', 'glance-manage'))
+    # [database] is in glance-registry.conf on a registry node, in glance-api.conf
+    # otherwise (read later, so it wins); glance-manage.conf may add to either.
+    defaults = [f for prog in ('glance-registry', 'glance-api', 'glance-manage')
+                for f in cfg.find_config_files('glance', prog)]
     config.parse_args(sys.argv[1:] if argv is None else argv, prog='glance-manage',
                       default_config_files=list(dict.fromkeys(defaults)))
     CONF.command.func()

@@ -118,9 +118,13 @@ def parse_args(argv: list[str] | None = None, default_config_files=None,
 
 def _config_files() -> list[str]:
     files = list(CONF.config_file or [])
-    for directory in CONF.config_dir and [CONF.config_dir] or []:
-        files += sorted(os.path.join(directory, f) for f in os.listdir(directory)
-                        if f.endswith('.conf'))
+    # --config-dir gives one directory; without it oslo.config's defaults are a list
+    # (/etc/glance/glance-api.conf.d, ...) whose members may not exist.
+    dirs = CONF.config_dir or []
+    for directory in [dirs] if isinstance(dirs, str) else dirs:
+        if os.path.isdir(directory):
+            files += sorted(os.path.join(directory, f) for f in os.listdir(directory)
+                            if f.endswith('.conf'))
     return files
 
 

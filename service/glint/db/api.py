@@ -1,8 +1,10 @@
 """The database abstraction layer: what the domain asks of any image database.
 
-Two implementations: ``glint.db.sqlalchemy.api`` (direct SQL) and, later, a registry
-client. ``data_api`` in glance-api.conf names the module; each exposes ``connect(conf)``.
-Rows cross this interface as plain dicts so they can also travel over HTTP.
+Two implementations: ``glint.db.sqlalchemy.api`` (direct SQL) and
+``glint.db.registry.api`` (a client of glance-registry, which runs the SQL one).
+``data_api`` in glance-api.conf names the module; each exposes ``connect(conf)``.
+Rows cross this interface as plain dicts so they can also travel over HTTP; the
+registry's commands are exactly the methods of ``ImageDatabase``.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ Row = dict[str, Any]
 # Aliases that upstream Glance configs carry for the same thing.
 DATA_API_ALIASES = {
     'glance.db.sqlalchemy.api': 'glint.db.sqlalchemy.api',
+    'glance.db.registry.api': 'glint.db.registry.api',
 }
 
 

@@ -11,12 +11,14 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 
+from glint import notifications
 from glint.common import exception
 from glint.common.hashing import HashingStream
 from glint.db.api import ImageDatabase, ListQuery
 from glint.domain import limits
 from glint.domain.model import WRITABLE_FIELDS, Image, Member
 from glint.domain.protection import PropertyProtection
+from glint.notifier import NOOP, NoopNotifier
 from glint.policy import Enforcer
 from glint.store import base as store_base
 from glint.store.backend import Stores
@@ -82,12 +84,23 @@ class _PropertyChanges:
 
 class ImageService:
     def __init__(self, conf, db: ImageDatabase, stores: Stores, enforcer: Enforcer,
-                 protection: PropertyProtection | None = None):
+                 protection: PropertyProtection | None = None,
+                 notifier: NoopNotifier = NOOP):
         self.conf = conf
         self.db = db
         self.stores = stores
         self.policy = enforcer
         self.protection = protection
+        self.notifier = notifier
+
+    # -- notifications (Glance's events; the payload is built only when wanted) ------
+    def _notify_image(self, event: str, row, **extra) -> None:
+        if self.notifier.wants(event):
+            self.notifier.info(event, notifications.image_payload(row, **extra))
+
+    def _notify_member(self, event: str, row, **extra) -> None:
+        if self.notifier.wants(event):
+            self.notifier.info(event, notifications.member_payload(row, **extra))
 
     def _readable(self, ctx, image: Image) -> Image:
         """The image with only the custom properties the caller may read."""
@@ -152,7 +165,9 @@ class ImageService:
                'min_disk': 0, 'min_ram': 0, **values,
                'id': values.get('id') or str(uuid.uuid4()),
                'owner': owner, 'status': 'queued'}
-        return Image.from_row(self.db.image_create(row, properties, tags))
+        created = self.db.image_create(row, properties, tags)
+        self._notify_image('image.create', created)
+        return Image.from_row(created)
 
     def update(self, ctx, image_id: str, changes: list[Change]) -> Image:
         image = self.get(ctx, image_id)
@@ -181,6 +196,7 @@ class ImageService:
             limits.check_properties(props.now, self.conf.image_property_quota)
         row = self.db.image_update(image_id, values, set_properties=props.set,
                                    remove_properties=props.removed, tags=tags)
+        self._notify_image('image.update', row)
         return self._readable(ctx, Image.from_row(row))
 
     def _check_core_change(self, ctx, image: Image, change: Change) -> None:
@@ -202,7 +218,9 @@ class ImageService:
         if image.protected:
             raise exception.Forbidden('Image %s is protected and cannot be deleted.'
                                       % image_id)
-        self.db.image_delete(image_id)
+        deleted = self.db.image_delete(image_id)
+        if self.notifier.wants('image.delete'):
+            self.notifier.info('image.delete', notifications.deleted_image_payload(deleted))
         for location in image.locations:
             self._delete_data(location['url'])
 
@@ -220,20 +238,32 @@ class ImageService:
             raise exception.Forbidden("Not allowed to %s image in status '%s'"
                                       % (action, image.status))
         new = 'deactivated' if action == 'deactivate' else 'active'
-        if image.status != new:
-            self.db.image_update(image_id, {'status': new},
-                                 expect_status=('active', 'deactivated'))
+        if image.status != new:     # Glance saves (and notifies image.update) on a change
+            row = self.db.image_update(image_id, {'status': new},
+                                       expect_status=('active', 'deactivated'))
+            self._notify_image('image.update', row)
 
     def add_tag(self, ctx, image_id: str, tag: str) -> None:
         image = self.get(ctx, image_id)
         self._enforce(ctx, 'modify_image', image)
         limits.check('tags', len(set(image.tags) | {tag}), self.conf.image_tag_quota)
         self.db.image_tag_add(image_id, tag)
+        self._notify_tags(image_id)
 
     def delete_tag(self, ctx, image_id: str, tag: str) -> None:
         image = self.get(ctx, image_id)
         self._enforce(ctx, 'modify_image', image)
         self.db.image_tag_delete(image_id, tag)
+        self._notify_tags(image_id)
+
+    def _notify_tags(self, image_id: str) -> None:
+        """Glance saves the image after a tag change: image.update, read back only
+        when someone listens."""
+        if self.notifier.wants('image.update'):
+            try:
+                self._notify_image('image.update', self.db.image_get(image_id))
+            except exception.NotFound:      # deleted meanwhile: nothing to tell
+                pass
 
     # -- data -------------------------------------------------------------------
     def _upload_limit(self, image: Image) -> tuple[int, str]:
@@ -260,17 +290,32 @@ class ImageService:
         limit, why = self._upload_limit(image)
         if size is not None and size > limit:
             raise exception.RequestEntityTooLarge(why)
-        self.db.image_update(image_id, {'status': 'saving'}, expect_status=('queued',))
+        saving = self.db.image_update(image_id, {'status': 'saving'},
+                                      expect_status=('queued',))
+        self._notify_image('image.update', saving)
+        self._notify_data('image.prepare', saving)
         try:
             stored, hashed = self._store(image_id, _limited(chunks, limit, why))
             if size is not None and stored.size != size:
                 self._delete_data(stored.url)
                 raise exception.BadRequest('Size of uploaded data (%d) does not match '
                                            'the declared size (%d).' % (stored.size, size))
-        except BaseException:
+        except BaseException as e:
+            self._upload_failed(image_id, e)
             self._restore_queued(image_id)
             raise
         self._activate(image_id, stored, hashed)
+
+    def _notify_data(self, event: str, row) -> None:
+        """image.prepare / image.upload also carry Glance's import-progress lists."""
+        if self.notifier.wants(event):
+            extra = notifications.import_properties(row)
+            self.notifier.info(event, notifications.image_payload(row, **extra))
+
+    def _upload_failed(self, image_id: str, error: BaseException) -> None:
+        """As Glance: an error-priority image.upload whose payload is the message."""
+        if self.notifier.wants('image.upload'):
+            self.notifier.error('image.upload', notifications.upload_failure(image_id, error))
 
     def _store(self, image_id: str, chunks: Iterable[bytes]):
         store = self.stores.default
@@ -280,22 +325,30 @@ class ImageService:
 
     def _restore_queued(self, image_id: str) -> None:
         try:
-            self.db.image_update(image_id, {'status': 'queued'}, expect_status=('saving',))
+            row = self.db.image_update(image_id, {'status': 'queued'},
+                                       expect_status=('saving',))
         except (exception.NotFound, exception.Conflict):
-            pass
+            return
+        self._notify_image('image.update', row)
 
     def _activate(self, image_id: str, stored: store_base.Stored,
                   hashed: HashingStream) -> None:
         values = {'status': 'active', 'size': stored.size, 'checksum': hashed.checksum,
                   'os_hash_algo': hashed.algorithm, 'os_hash_value': hashed.os_hash_value}
         try:
-            self.db.image_update(image_id, values, expect_status=('saving',),
-                                 add_locations=[(stored.url, stored.metadata)])
+            row = self.db.image_update(image_id, values, expect_status=('saving',),
+                                       add_locations=[(stored.url, stored.metadata)])
         except (exception.NotFound, exception.Conflict):
             self._delete_data(stored.url)
-            raise exception.Gone('Image %s could not be found after upload. The image '
-                                 'may have been deleted during the upload, cleaning '
-                                 'up the chunks uploaded.' % image_id)
+            gone = exception.Gone('Image %s could not be found after upload. The image '
+                                  'may have been deleted during the upload, cleaning '
+                                  'up the chunks uploaded.' % image_id)
+            self._upload_failed(image_id, gone)
+            raise gone
+        # Glance's order: the data is in (upload), the image is active, it was saved.
+        self._notify_data('image.upload', row)
+        self._notify_image('image.activate', row)
+        self._notify_image('image.update', row)
 
     def download(self, ctx, image_id: str):
         """The image and an ``open(offset, length)`` for its data (None: no data)."""
@@ -309,6 +362,20 @@ class ImageService:
         url = image.locations[0]['url']
         store = self.stores.for_url(url)
         return image, lambda offset=0, length=None: store.open(url, offset, length)
+
+    def sending(self, ctx, image: Image, reader: store_base.Reader,
+                destination_ip: str | None) -> store_base.Reader:
+        """The reader of a download, reporting image.send once the server has sent
+        it (closed it); unchanged, at no cost, when nobody listens. A file stays a
+        file (sendfile), see glint.notifications."""
+        if not self.notifier.wants('image.send'):
+            return reader
+        expected = reader.length
+
+        def sent(count: int) -> None:
+            notify = self.notifier.info if count == expected else self.notifier.error
+            notify('image.send', notifications.send_payload(image, ctx, count, destination_ip))
+        return store_base.Reader(notifications.counting(reader.data, sent), reader.length)
 
     # -- members ----------------------------------------------------------------
     # As in Glance, member rules see the image's target, whose member_id is the caller's
@@ -346,16 +413,22 @@ class ImageService:
         self._enforce(ctx, 'add_member', image)
         limits.check('members for this image', len(self.db.member_list(image_id)) + 1,
                      self.conf.image_member_quota)
-        return Member.from_row(self.db.member_create(image_id, member))
+        row = self.db.member_create(image_id, member)
+        self._notify_member('image.member.create', row)
+        return Member.from_row(row)
 
     def update_member(self, ctx, image_id: str, member: str, status: str) -> Member:
         image = self._shared_image(ctx, image_id)
         self._member_row(ctx, image, member)
         self._enforce(ctx, 'modify_member', image)
-        return Member.from_row(self.db.member_update(image_id, member, status))
+        row = self.db.member_update(image_id, member, status)
+        self._notify_member('image.member.update', row)
+        return Member.from_row(row)
 
     def delete_member(self, ctx, image_id: str, member: str) -> None:
         image = self._shared_image(ctx, image_id)
-        self._member_row(ctx, image, member)
+        row = self._member_row(ctx, image, member)
         self._enforce(ctx, 'delete_member', image)
         self.db.member_delete(image_id, member)
+        self._notify_member('image.member.delete', row, deleted=True,
+                            deleted_at=notifications.isotime())

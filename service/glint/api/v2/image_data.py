@@ -80,7 +80,8 @@ class ImageFile:
         resp.status = falcon.HTTP_204
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
-        image, open_data = self.api.images.download(common.context(req), image_id)
+        ctx = common.context(req)
+        image, open_data = self.api.images.download(ctx, image_id)
         if open_data is None:
             resp.status = falcon.HTTP_204
             return
@@ -97,4 +98,6 @@ class ImageFile:
             resp.status = falcon.HTTP_206
             resp.set_header('Content-Range', 'bytes %d-%d/%d' % (
                 wanted[0], wanted[0] + wanted[1] - 1, image.size))
+        # image.send goes out when the server closes the body (it stays a file: sendfile)
+        reader = self.api.images.sending(ctx, image, reader, req.remote_addr)
         resp.set_stream(reader.data, reader.length)

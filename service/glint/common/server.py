@@ -1,0 +1,68 @@
+"""What glance-api and glance-registry share as WSGI services: the paste pipeline that
+``[paste_deploy]`` selects, and gunicorn (gthread workers) configured from oslo.config
+instead of its own command line, so both read bind_host / bind_port / workers alike.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+
+from gunicorn.app.base import BaseApplication
+from oslo_config import cfg
+from paste import deploy
+
+BUNDLED_ETC = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'etc')
+
+
+def paste_file(conf: cfg.ConfigOpts, service: str) -> str:
+    """[paste_deploy] config_file, else ``<service>-paste.ini`` beside the config files,
+    else the one bundled with Glint."""
+    if conf.paste_deploy.config_file:
+        return os.path.abspath(conf.paste_deploy.config_file)
+    name = service + '-paste.ini'
+    return conf.find_file(name) or os.path.join(BUNDLED_ETC, name)
+
+
+def load_paste(conf: cfg.ConfigOpts, service: str):
+    """The pipeline ``<service>[-<flavor>]`` of the service's paste file."""
+    flavor = (conf.paste_deploy.flavor or '').strip()
+    pipeline = service + ('-' + flavor if flavor else '')
+    return deploy.loadapp('config:' + paste_file(conf, service), name=pipeline)
+
+
+class Server(BaseApplication):
+    """gunicorn, configured from oslo.config instead of its own command line."""
+
+    def __init__(self, settings: dict, load: Callable):
+        self.settings = settings
+        self._load = load
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.settings.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self._load()
+
+
+def gunicorn_settings(conf: cfg.ConfigOpts, service: str) -> dict:
+    host = '[%s]' % conf.bind_host if ':' in conf.bind_host else conf.bind_host
+    return {
+        'bind': '%s:%d' % (host, conf.bind_port),
+        'workers': conf.workers or multiprocessing.cpu_count(),
+        'worker_class': 'gthread',
+        'threads': conf.worker_threads,
+        'timeout': conf.client_socket_timeout or 900,
+        'keepalive': 75,
+        'backlog': conf.backlog,
+        'accesslog': '-' if conf.debug else None,
+        'proc_name': service,
+        'control_socket_disable': True,   # one shared path per user: no use to us
+    }
+
+
+def serve(conf: cfg.ConfigOpts, service: str) -> None:
+    """Run ``service`` (its paste pipeline) under gunicorn until told to stop."""
+    Server(gunicorn_settings(conf, service), lambda: load_paste(conf, service)).run()

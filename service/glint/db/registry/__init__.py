@@ -1,0 +1,1 @@
+"""The registry client: the image database of a glance-registry, over HTTP."""

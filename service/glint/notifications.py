@@ -1,0 +1,210 @@
+"""What the notifications say: Glance's payloads, and counting what a download sends.
+
+The payloads are those of ``glance.notifier`` (``format_image_notification``,
+``format_image_member_notification``, the ``image.send`` dict of
+``glance.api.common``), key for key: consumers such as Ceilometer parse them.
+Image locations are never included (they may carry credentials).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from glint.common import exception
+
+LOG = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+
+def isotime(value: dt.datetime | None = None) -> str:
+    """Glance's timeutils.isotime: UTC, seconds, 'Z'; now when ``value`` is None."""
+    if value is None:
+        value = dt.datetime.now(dt.UTC)
+    elif value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def _get(obj, name: str, default=None):
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def image_payload(image, **extra) -> dict:
+    """An image (a database row or a domain Image) as Glance's notifications show it."""
+    created, updated = _get(image, 'created_at'), _get(image, 'updated_at')
+    payload = {
+        'id': _get(image, 'id'),
+        'name': _get(image, 'name'),
+        'status': _get(image, 'status'),
+        'created_at': isotime(created) if created else None,
+        'updated_at': isotime(updated) if updated else None,
+        'min_disk': _get(image, 'min_disk'),
+        'min_ram': _get(image, 'min_ram'),
+        'protected': bool(_get(image, 'protected')),
+        'checksum': _get(image, 'checksum'),
+        'owner': _get(image, 'owner'),
+        'disk_format': _get(image, 'disk_format'),
+        'container_format': _get(image, 'container_format'),
+        'size': _get(image, 'size'),
+        'virtual_size': _get(image, 'virtual_size'),
+        'is_public': _get(image, 'visibility') == 'public',
+        'visibility': _get(image, 'visibility'),
+        'properties': dict(_get(image, 'properties') or {}),
+        'tags': list(_get(image, 'tags') or []),
+        'deleted': False,
+        'deleted_at': None,
+    }
+    payload.update(extra)
+    return payload
+
+
+def import_properties(image) -> dict:
+    """Glance's extra keys of image.prepare and image.upload (lists, from properties)."""
+    props = _get(image, 'properties') or {}
+    return {name: [s for s in (props.get(name) or '').split(',') if s]
+            for name in ('os_glance_importing_to_stores', 'os_glance_failed_import')}
+
+
+def deleted_image_payload(image) -> dict:
+    """image.delete: Glance's image after its removal (the deletion time is also its
+    updated_at)."""
+    deleted_at = isotime(_get(image, 'deleted_at'))
+    return image_payload(image, deleted=True, deleted_at=deleted_at, updated_at=deleted_at)
+
+
+def member_payload(member, **extra) -> dict:
+    """A membership row (``member`` is the project) as Glance's notifications show it."""
+    created, updated = _get(member, 'created_at'), _get(member, 'updated_at')
+    payload = {
+        'image_id': _get(member, 'image_id'),
+        'member_id': _get(member, 'member'),
+        'status': _get(member, 'status'),
+        'created_at': isotime(created) if created else None,
+        'updated_at': isotime(updated) if updated else None,
+        'deleted': False,
+        'deleted_at': None,
+    }
+    payload.update(extra)
+    return payload
+
+
+def send_payload(image, ctx, bytes_sent: int, destination_ip: str | None) -> dict:
+    return {
+        'bytes_sent': bytes_sent,
+        'image_id': _get(image, 'id'),
+        'owner_id': _get(image, 'owner'),
+        'receiver_tenant_id': ctx.project_id,
+        'receiver_user_id': ctx.user_id,
+        'destination_ip': destination_ip,
+    }
+
+
+def upload_failure(image_id: str, error: BaseException) -> str:
+    """The error image.upload payload: Glance sends a message, chosen by the failure."""
+    text = getattr(error, 'msg', None) or str(error) or type(error).__name__
+    if isinstance(error, exception.StorageFull):
+        return 'Image storage media is full: %s' % text
+    if isinstance(error, exception.ClientDisconnected):
+        pass
+    elif isinstance(error, exception.BadRequest):
+        return 'Cannot save data for image %s: %s' % (image_id, text)
+    elif isinstance(error, exception.Conflict):
+        return 'Unable to upload duplicate image data for image %s: %s' % (image_id, text)
+    elif isinstance(error, exception.Forbidden):
+        return 'Not allowed to upload image data for image %s: %s' % (image_id, text)
+    elif isinstance(error, (exception.NotFound, exception.Gone)):
+        return ('Image %s could not be found after upload. The image may have been '
+                'deleted during the upload: %s' % (image_id, text))
+    return ('Failed to upload image data for image %s due to internal error: %s'
+            % (image_id, text))
+
+
+# -- counting what a download sends --------------------------------------------------
+# The WSGI server closes the response body once it is sent (or the client left); that
+# close reports how many bytes went out. The data path is untouched: a file keeps its
+# fileno, so gunicorn still hands it to sendfile(2); socket.sendfile() leaves the file
+# position after the last byte it sent (through ``seek``), which is how the count is
+# known without reading a byte in Python.
+
+class SentFile:
+    """A file-like response body that counts what is read or sendfile'd from it."""
+
+    def __init__(self, f, on_close: Callable[[int], None]):
+        self._f = f
+        self._on_close = on_close
+        try:
+            self._start = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+        except (AttributeError, OSError, ValueError):
+            self._start = 0
+        self._pos = self._start
+
+    def fileno(self) -> int:
+        return self._f.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        self._pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        seek = getattr(self._f, 'seek', None)
+        self._pos = seek(offset, whence) if seek else os.lseek(self.fileno(), offset,
+                                                               whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        try:
+            if on_close:
+                _report(on_close, self._pos - self._start)
+        finally:
+            self._f.close()
+
+
+class SentIterator:
+    """An iterable response body that counts the bytes it yields."""
+
+    def __init__(self, chunks, on_close: Callable[[int], None]):
+        self._chunks = chunks
+        self._it: Iterator[bytes] = iter(chunks)
+        self._on_close = on_close
+        self._sent = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._it)
+        self._sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        try:
+            if on_close:
+                _report(on_close, self._sent)
+        finally:
+            close = getattr(self._chunks, 'close', None)
+            if close:
+                close()
+
+
+def counting(data, on_close: Callable[[int], None]):
+    """``data`` (a file or an iterator of chunks) reporting its bytes sent on close."""
+    if hasattr(data, 'read'):
+        return SentFile(data, on_close)
+    return SentIterator(data, on_close)
+
+
+def _report(on_close: Callable[[int], None], sent: int) -> None:
+    try:
+        on_close(sent)
+    except Exception as e:      # a notification must never break a response
+        LOG.error('An error occurred during image.send notification: %s', e)

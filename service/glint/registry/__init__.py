@@ -1,0 +1,1 @@
+"""glance-registry: the image database (glint.db.api.ImageDatabase) served over HTTP."""
