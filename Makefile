@@ -5,17 +5,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test lint test-unit test-service services venv constraints sample-config
+.PHONY: deploy stop test-deploy test lint test-unit test-ansible test-service services venv ansible constraints sample-config bench
 
-## deploy: install and run the embedded service (SQLite, file store, no auth) on 127.0.0.1:9292
-deploy: venv
-	bash scripts/deploy-embedded.sh
+## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
+## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
+## DEPLOY_ARGS adds ansible-playbook arguments, e.g. DEPLOY_ARGS='-e glance_api_bind_port=19292'.
+deploy: venv ansible
+	$(BIN)/ansible-playbook -i inventories/all-in-one site.yml $(DEPLOY_ARGS)
 
+## stop: stop the glance-api that `make deploy` runs (systemd unit or init script)
 stop:
-	bash scripts/deploy-embedded.sh stop
+	@if [ -d /run/systemd/system ] && [ -f /etc/systemd/system/glance-api.service ]; then \
+	  systemctl stop glance-api; \
+	elif [ -x /etc/init.d/glance-api ]; then /etc/init.d/glance-api stop; fi
+
+## test-deploy: `make deploy` twice (the second run must change nothing), --check --diff
+## on the converged host (no change), then the API through the openstack client
+test-deploy: venv ansible
+	bash tests/ansible/test-deploy.sh
 
 ## test: everything CI runs
-test: lint test-unit test-service
+test: lint test-unit test-ansible test-service
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: requirements/constraints.txt requirements/test.in service/pyproject.toml
@@ -24,11 +34,22 @@ $(BIN)/.installed: requirements/constraints.txt requirements/test.in service/pyp
 	$(PIP_INSTALL) -e ./service -r requirements/test.in
 	touch $@
 
-lint: venv
+# ansible (ansible-core 2.19 with its bundled collections) and ansible-lint, same venv.
+ansible: $(BIN)/.ansible-installed
+$(BIN)/.ansible-installed: $(BIN)/.installed requirements/ansible.in
+	$(PIP_INSTALL) -r requirements/ansible.in
+	touch $@
+
+lint: venv ansible
 	$(BIN)/ruff check service tests
+	PATH=$(abspath $(BIN)):$$PATH ansible-lint --profile production
 
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
+
+# The collection's roles render their files into a temporary directory (about 20 s).
+test-ansible: venv ansible
+	$(BIN)/python -m pytest -q tests/ansible
 
 # The service suites need MariaDB, PostgreSQL, RabbitMQ and a real Keystone.
 test-service: venv services
@@ -40,9 +61,14 @@ services:
 
 constraints:
 	rm -rf /tmp/glint-constraints && $(PYTHON) -m venv /tmp/glint-constraints
-	/tmp/glint-constraints/bin/pip install -q ./service -r requirements/test.in
+	/tmp/glint-constraints/bin/pip install -q ./service -r requirements/test.in -r requirements/ansible.in
 	/tmp/glint-constraints/bin/pip freeze | grep -v '^glint' > requirements/constraints.txt
 
 ## sample-config: regenerate service/etc/glance-api.conf.sample from the code's options
 sample-config: venv
 	$(BIN)/oslo-config-generator --config-file service/etc/oslo-config-generator/glance-api.conf
+
+## bench: Glint against upstream Glance on this machine (bench/README.md); never part of CI.
+## BENCH_QUICK=1 for a short run, BENCH_DATABASES=sqlite for one database.
+bench: venv
+	GLINT_VENV=$(abspath $(VENV)) bash bench/bench.sh

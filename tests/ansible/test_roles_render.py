@@ -1,0 +1,223 @@
+"""The files the roles write, rendered by real ansible-playbook runs into a temporary
+directory (nothing touches the host): glance-api.conf from the glance_api variables and
+overrides (the older guides' names included), the glance_store drop-in, and the
+reproducible source archive that makes the install idempotent."""
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MULTI_HOST = ROOT / 'inventories' / 'multi-host' / 'group_vars'
+
+# Defaults, then the scenario's variables, then the role's own vars/main.yml (internal
+# names only), as the role sees them; the template is the role's.
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    role_path: {role_path}
+    _{role}_run_systemd: {{stat: {{}}}}
+  vars_files:
+    - {role_path}/defaults/main.yml
+{extra}
+    - {role_path}/vars/main.yml
+  tasks:
+    - ansible.builtin.template:
+        src: {role_path}/templates/{template}
+        dest: {dest}
+        mode: "0600"
+    - ansible.builtin.copy:
+        content: "{{{{ {{'no_log': {no_log}}} | to_json }}}}"
+        dest: {dest}.json
+        mode: "0600"
+"""
+
+
+def render(tmp_path: Path, role: str, template: str, *var_files: Path,
+           variables: dict | None = None, no_log: str = 'false') -> tuple[str, dict]:
+    """The rendered file and {'no_log': the role's no_log decision}."""
+    files = list(var_files)
+    if variables is not None:
+        files.append(tmp_path / 'vars.yml')
+        files[-1].write_text(yaml.safe_dump(variables))
+    dest = tmp_path / 'out.conf'
+    playbook = tmp_path / 'render.yml'
+    playbook.write_text(PLAYBOOK.format(
+        role=role, role_path=ROOT / 'roles' / role, template=template, dest=dest,
+        no_log=no_log, extra='\n'.join('    - %s' % f for f in files)))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    result = subprocess.run(
+        [str(BIN / 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+         '-e', 'ansible_python_interpreter=%s' % sys.executable, str(playbook)],
+        capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return dest.read_text(), json.loads((tmp_path / 'out.conf.json').read_text())
+
+
+def api_conf(tmp_path: Path, *var_files: Path, **variables):
+    """glance-api.conf parsed, and whether the role would hide it (no_log)."""
+    text, meta = render(tmp_path, 'glance_api', 'glance-api.conf.j2', *var_files,
+                        variables=variables, no_log='glance_api_no_log')
+    parser = configparser.RawConfigParser(strict=False, default_section='-')   # DEFAULT as it is
+    parser.optionxform = str
+    parser.read_string(text)
+    return parser, meta['no_log']
+
+
+def test_defaults_are_the_embedded_single_host(tmp_path):
+    conf, no_log = api_conf(tmp_path)
+    assert conf['DEFAULT']['bind_host'] == '127.0.0.1'
+    assert conf['DEFAULT']['bind_port'] == '9292'
+    assert 'workers' not in conf['DEFAULT']           # null: one worker per CPU
+    assert 'transport_url' not in conf['DEFAULT']
+    assert conf['database']['connection'] == 'sqlite:////var/lib/glance/glance.sqlite'
+    assert conf['paste_deploy']['flavor'] == ''
+    assert conf['oslo_messaging_notifications']['driver'] == 'noop'
+    assert conf['oslo_policy']['policy_file'] == '/etc/glance/policy.yaml'
+    assert not conf.has_section('keystone_authtoken')
+    assert not conf.has_section('glance_store')       # the glance_store role's drop-in
+    assert no_log is False
+
+
+def test_multi_host_example(tmp_path):
+    conf, no_log = api_conf(tmp_path, MULTI_HOST / 'all' / 'main.yml',
+                            MULTI_HOST / 'all' / 'vault.yml', MULTI_HOST / 'glance_api.yml')
+    auth = conf['keystone_authtoken']
+    assert conf['paste_deploy']['flavor'] == 'keystone'
+    assert auth['www_authenticate_uri'] == auth['auth_url'] == 'http://keystone.example.net:5000'
+    assert (auth['username'], auth['password'], auth['project_name']) == (
+        'glance', 'change-me-keystone', 'service')
+    assert auth['memcached_servers'] == 'memcached.example.net:11211'
+    assert conf['DEFAULT']['transport_url'].startswith('rabbit://glance:change-me-rabbit@rabbit1')
+    assert conf['database']['connection'].startswith('mysql+pymysql://glance:change-me-db@')
+    assert conf['oslo_policy']['enforce_scope'] == 'true'
+    assert no_log is True                             # passwords in the file
+
+
+def test_older_guides_inputs_in_overrides_are_mapped(tmp_path):
+    conf, no_log = api_conf(tmp_path, glance_api_conf_overrides={
+        'DEFAULT': {'rabbit_host': 'rabbit.example.net', 'rabbit_userid': 'openstack',
+                    'rabbit_password': 'p@ss/word:1', 'notification_driver': 'messagingv2',
+                    'sql_connection': 'mysql+pymysql://glance:x@db/glance'},
+        'oslo_messaging_rabbit': {'rabbit_virtual_host': 'openstack', 'rabbit_ha_queues': True},
+        'paste_deploy': {'flavor': 'keystone'},
+        'keystone_authtoken': {'auth_uri': 'http://ks:5000/v2.0', 'identity_uri': 'http://ks:35357',
+                               'admin_user': 'glance', 'admin_password': 'secret',
+                               'admin_tenant_name': 'services'}})
+    assert conf['DEFAULT']['transport_url'] == (
+        'rabbit://openstack:p%40ss%2Fword%3A1@rabbit.example.net:5672/openstack')
+    assert conf['oslo_messaging_notifications']['driver'] == 'messagingv2'
+    assert conf['database']['connection'] == 'mysql+pymysql://glance:x@db/glance'
+    assert dict(conf['oslo_messaging_rabbit']) == {'rabbit_ha_queues': 'true'}
+    auth = conf['keystone_authtoken']
+    assert (auth['www_authenticate_uri'], auth['auth_url'], auth['auth_type']) == (
+        'http://ks:5000/v2.0', 'http://ks:35357', 'password')
+    assert (auth['username'], auth['password'], auth['project_name']) == (
+        'glance', 'secret', 'services')
+    for section, option in [('DEFAULT', 'rabbit_host'), ('DEFAULT', 'notification_driver'),
+                            ('DEFAULT', 'sql_connection'), ('keystone_authtoken', 'admin_user'),
+                            ('keystone_authtoken', 'auth_uri')]:
+        assert not conf.has_option(section, option), (section, option)
+    assert no_log is True
+
+
+def test_older_guides_role_variables_are_mapped(tmp_path):
+    conf, _ = api_conf(tmp_path, glance_api_flavor='keystone',
+                    glance_api_rabbit_hosts=['r1', 'r2:5673', '[fd00::1]'],
+                    glance_api_rabbit_userid='glance', glance_api_rabbit_password='pw',
+                    glance_api_keystone_auth_uri='http://ks:5000',
+                    glance_api_keystone_identity_uri='http://ks:35357',
+                    glance_api_keystone_admin_user='glance2',
+                    glance_api_keystone_admin_password='pw2',
+                    glance_api_keystone_admin_tenant_name='service2')
+    assert conf['DEFAULT']['transport_url'] == (
+        'rabbit://glance:pw@r1:5672,glance:pw@r2:5673,glance:pw@[fd00::1]:5672/')
+    auth = conf['keystone_authtoken']
+    assert (auth['www_authenticate_uri'], auth['auth_url']) == ('http://ks:5000', 'http://ks:35357')
+    assert (auth['username'], auth['password'], auth['project_name']) == (
+        'glance2', 'pw2', 'service2')
+
+
+def test_overrides_deep_merge_and_null_removes(tmp_path):
+    conf, _ = api_conf(tmp_path, glance_api_workers=3, glance_api_conf_overrides={
+        'DEFAULT': {'hashing_algorithm': 'sha256', 'log_file': None,
+                    'enabled_import_methods': ['glance-direct', 'web-download']},
+        'cors': {'allowed_origin': 'https://a.example'},
+        'glance_store': {'filesystem_store_datadir': '/srv/x'}})
+    assert conf['DEFAULT']['workers'] == '3'
+    assert conf['DEFAULT']['hashing_algorithm'] == 'sha256'
+    assert conf['DEFAULT']['bind_port'] == '9292'     # merged, not replaced
+    assert 'log_file' not in conf['DEFAULT']
+    assert conf['DEFAULT']['enabled_import_methods'] == 'glance-direct,web-download'
+    assert conf['cors']['allowed_origin'] == 'https://a.example'
+    assert conf['glance_store']['filesystem_store_datadir'] == '/srv/x'
+
+
+def test_store_drop_in_single_store(tmp_path):
+    text, _ = render(tmp_path, 'glance_store', 'glance-store.conf.j2', variables={
+        'glance_store_filesystem_store_datadirs': ['/srv/a:200', '/srv/b:100'],
+        'glance_store_options': {'https_insecure': False}})
+    body = [line for line in text.splitlines() if line and not line.startswith('#')]
+    assert body == ['[glance_store]', 'stores = file,http', 'default_store = file',
+                    'filesystem_store_datadirs = /srv/a:200',
+                    'filesystem_store_datadirs = /srv/b:100', 'https_insecure = false']
+
+
+def test_store_drop_in_multi_store(tmp_path):
+    text, _ = render(tmp_path, 'glance_store', 'glance-store.conf.j2', variables={
+        'glance_store_backends': {
+            'fast': {'type': 'file', 'filesystem_store_datadir': '/srv/fast',
+                     'store_description': 'SSD'},
+            'web': {'type': 'http'}}})
+    body = [line for line in text.splitlines() if line and not line.startswith('#')]
+    assert body == ['[DEFAULT]', 'enabled_backends = fast:file,web:http',
+                    '[glance_store]', 'default_backend = fast',
+                    '[fast]', 'filesystem_store_datadir = /srv/fast', 'store_description = SSD']
+
+
+@pytest.fixture
+def source(tmp_path):
+    src = tmp_path / 'src'
+    (src / 'pkg' / '__pycache__').mkdir(parents=True)
+    (src / 'pyproject.toml').write_text('[project]\nname = "x"\n')
+    (src / 'pkg' / '__init__.py').write_text('X = 1\n')
+    (src / 'pkg' / '__pycache__' / 'm.cpython-311.pyc').write_bytes(b'\0')
+    (src / 'x.egg-info').mkdir()
+    (src / 'x.egg-info' / 'PKG-INFO').write_text('Name: x\n')
+    return src
+
+
+def pack(src: Path, dest: Path) -> dict:
+    script = ROOT / 'roles' / 'glance_api' / 'files' / 'pack_source.py'
+    out = subprocess.run([sys.executable, str(script), str(src), str(dest)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_source_archive_is_reproducible(tmp_path, source):
+    first = pack(source, tmp_path / 'a.tar.gz')
+    os.utime(source / 'pkg' / '__init__.py', (1, 1))     # times do not matter
+    (source / 'pkg' / '__pycache__' / 'm.cpython-311.pyc').write_bytes(b'\1')
+    again = pack(source, tmp_path / 'a.tar.gz')
+    assert again == dict(first, written=False)
+    with tarfile.open(tmp_path / 'a.tar.gz') as tar:
+        assert sorted(tar.getnames()) == ['glint-src/pkg/__init__.py', 'glint-src/pyproject.toml']
+    (source / 'pkg' / '__init__.py').write_text('X = 2\n')
+    assert pack(source, tmp_path / 'a.tar.gz')['sha256'] != first['sha256']
+
+
+def test_bundled_paste_file_exists():
+    # glance_api_paste_ini_src's default, relative to the role as in an installed collection.
+    defaults = (ROOT / 'roles' / 'glance_api' / 'defaults' / 'main.yml').read_text()
+    assert '{{ role_path }}/../../service/glint/etc/glance-api-paste.ini' in defaults
+    assert (ROOT / 'service' / 'glint' / 'etc' / 'glance-api-paste.ini').is_file()
