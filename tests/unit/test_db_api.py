@@ -80,3 +80,11 @@ def test_conditional_update_refuses_wrong_status(db):
     db.image_update(image['id'], {'status': 'saving'}, expect_status=('queued',))
     with pytest.raises(exception.Conflict):
         db.image_update(image['id'], {'status': 'saving'}, expect_status=('queued',))
+
+
+def test_create_returns_what_a_read_returns(db):
+    created = db.image_create(
+        {'id': str(uuid.uuid4()), 'status': 'queued', 'visibility': 'shared', 'owner': 'p1',
+         'min_disk': 0, 'min_ram': 0, 'protected': False, 'os_hidden': False, 'name': 'n'},
+        {'a': '1', 'b': '2'}, ['x', 'y', 'x'])
+    assert created == db.image_get(created['id'])

@@ -98,17 +98,20 @@ class Database:
                      tags: list[str]) -> Row:
         now = utcnow()
         row = dict(values, created_at=now, updated_at=now, deleted=False)
+        tags = list(dict.fromkeys(tags))
         try:
             with self._write() as conn:
                 conn.execute(images.insert().values(**row))
                 _insert_properties(conn, row['id'], properties)
                 if tags:
                     conn.execute(tags_t.insert(), [{'image_id': row['id'], 'value': t}
-                                                   for t in dict.fromkeys(tags)])
+                                                   for t in tags])
         except sa_exc.IntegrityError:
             raise exception.Conflict('Image with identifier %s already exists!'
                                      % row['id'])
-        return self.image_get(row['id'])
+        # What image_get would read back, without a second transaction.
+        return {**{name: row.get(name) for name in IMAGE_COLUMNS},
+                'properties': dict(properties), 'tags': tags, 'locations': []}
 
     def image_get(self, image_id: str) -> Row:
         if len(image_id) > images.c.id.type.length or '\x00' in image_id:
