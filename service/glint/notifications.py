@@ -7,26 +7,17 @@ Image locations are never included (they may carry credentials).
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from glint.common import exception
+from glint.domain.model import isotime
 
 LOG = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-
-
-def isotime(value: dt.datetime | None = None) -> str:
-    """Glance's timeutils.isotime: UTC, seconds, 'Z'; now when ``value`` is None."""
-    if value is None:
-        value = dt.datetime.now(dt.UTC)
-    elif value.tzinfo is not None:
-        value = value.astimezone(dt.UTC)
-    return value.strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def _get(obj, name: str, default=None):
@@ -35,13 +26,12 @@ def _get(obj, name: str, default=None):
 
 def image_payload(image, **extra) -> dict:
     """An image (a database row or a domain Image) as Glance's notifications show it."""
-    created, updated = _get(image, 'created_at'), _get(image, 'updated_at')
     payload = {
         'id': _get(image, 'id'),
         'name': _get(image, 'name'),
         'status': _get(image, 'status'),
-        'created_at': isotime(created) if created else None,
-        'updated_at': isotime(updated) if updated else None,
+        'created_at': isotime(_get(image, 'created_at')),
+        'updated_at': isotime(_get(image, 'updated_at')),
         'min_disk': _get(image, 'min_disk'),
         'min_ram': _get(image, 'min_ram'),
         'protected': bool(_get(image, 'protected')),
@@ -78,13 +68,12 @@ def deleted_image_payload(image) -> dict:
 
 def member_payload(member, **extra) -> dict:
     """A membership row (``member`` is the project) as Glance's notifications show it."""
-    created, updated = _get(member, 'created_at'), _get(member, 'updated_at')
     payload = {
         'image_id': _get(member, 'image_id'),
         'member_id': _get(member, 'member'),
         'status': _get(member, 'status'),
-        'created_at': isotime(created) if created else None,
-        'updated_at': isotime(updated) if updated else None,
+        'created_at': isotime(_get(member, 'created_at')),
+        'updated_at': isotime(_get(member, 'updated_at')),
         'deleted': False,
         'deleted_at': None,
     }

@@ -7,6 +7,7 @@ touches the database or the stores.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from glint.common import exception
 from glint.common.hashing import HashingStream
 from glint.db.api import ImageDatabase, ListQuery
 from glint.domain import limits
-from glint.domain.model import WRITABLE_FIELDS, Image, Member
+from glint.domain.model import WRITABLE_FIELDS, Image, Member, isotime
 from glint.domain.protection import PropertyProtection
 from glint.notifier import NOOP, NoopNotifier
 from glint.policy import Enforcer
@@ -431,4 +432,4 @@ class ImageService:
         self._enforce(ctx, 'delete_member', image)
         self.db.member_delete(image_id, member)
         self._notify_member('image.member.delete', row, deleted=True,
-                            deleted_at=notifications.isotime())
+                            deleted_at=isotime(dt.datetime.now(dt.UTC)))

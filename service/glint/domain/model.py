@@ -22,6 +22,16 @@ WRITABLE_FIELDS = frozenset({'id', 'name', 'visibility', 'owner', 'disk_format',
                              'os_hidden'})
 
 
+def isotime(value: dt.datetime | None) -> str | None:
+    """Glance's wire format for a time: UTC, whole seconds, 'Z' (stored times are naive
+    UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
 @dataclasses.dataclass
 class Image:
     id: str

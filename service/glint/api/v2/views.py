@@ -1,16 +1,10 @@
 """How images and members look on the wire (Glance's JSON)."""
 from __future__ import annotations
 
-import datetime as dt
-
-from glint.domain.model import Image, Member
+from glint.domain.model import Image, Member, isotime
 
 # Internal bookkeeping properties Glance never shows.
 HIDDEN_PROPERTIES = frozenset({'os_glance_stage_host', 'os_glance_hash_op_host'})
-
-
-def isotime(value: dt.datetime | None) -> str | None:
-    return value.strftime('%Y-%m-%dT%H:%M:%SZ') if value else None
 
 
 def image_view(image: Image, show_locations: bool, show_direct_url: bool) -> dict:
