@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# Copyright: Glint developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+DOCUMENTATION = r'''
+module: glance_image_member
+short_description: Share an image with a project, and accept or reject a shared image
+version_added: 0.1.0
+description:
+  - As the image's owner, shares an image with a project (makes the project a
+    member) or stops sharing it (O(state=absent)). The image's visibility must be
+    C(shared) for members to see it.
+  - As the member project, accepts or rejects an image shared with it (O(status)).
+    Glance lets only the member change its status, and only the owner add or
+    remove members.
+author:
+  - Glint developers
+extends_documentation_fragment:
+  - glint.glance.glance
+attributes:
+  check_mode:
+    support: full
+    description: Reports the change the task would make, and its diff, without making it.
+  diff_mode:
+    support: full
+    description: Before and after of the membership (member and status).
+options:
+  image:
+    description:
+      - Name or ID of the image. Names are looked up among the images the caller
+        sees, pending shared ones included.
+    type: str
+    required: true
+  member:
+    description:
+      - ID of the member project (or its name where Keystone lets the caller look
+        projects up).
+    type: str
+    required: true
+    aliases: [project]
+  status:
+    description:
+      - The membership's status, set by the member. Left alone when not given;
+        a new membership starts V(pending).
+    type: str
+    choices: [accepted, rejected, pending]
+  state:
+    description:
+      - V(present) shares the image with O(member) (as the owner), then sets
+        O(status) when given.
+      - V(absent) removes the membership (as the owner).
+    type: str
+    default: present
+    choices: [present, absent]
+'''
+
+EXAMPLES = r'''
+- name: The owner shares an image with another project
+  glint.glance.glance_image_member:
+    cloud: owner-project
+    image: team-image
+    member: 4b5c6d7e8f9012a3b4c5d6e7f8a9b0c1
+
+- name: That project accepts it
+  glint.glance.glance_image_member:
+    cloud: member-project
+    image: team-image
+    member: 4b5c6d7e8f9012a3b4c5d6e7f8a9b0c1
+    status: accepted
+
+- name: The owner stops sharing it
+  glint.glance.glance_image_member:
+    cloud: owner-project
+    image: team-image
+    member: 4b5c6d7e8f9012a3b4c5d6e7f8a9b0c1
+    state: absent
+'''
+
+RETURN = r'''
+member:
+  description:
+    - The membership as the Images API v2 shows it; V(null) when there is none
+      (after O(state=absent), or in check mode for one to create).
+  returned: always
+  type: dict
+  sample:
+    image_id: 6a8b5a4e-8e3c-4c8e-9d2f-0b0f1b8e3c11
+    member_id: 4b5c6d7e8f9012a3b4c5d6e7f8a9b0c1
+    status: accepted
+    created_at: '2026-11-27T09:30:00Z'
+    updated_at: '2026-11-27T09:31:00Z'
+    schema: /v2/schemas/member
+image_id:
+  description: ID of the image.
+  returned: always
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.glint.glance.plugins.module_utils.glance import (  # noqa: E402
+    GlanceError,
+    connect,
+    glance_argument_spec,
+    plan_membership,
+)
+
+
+class Failure(Exception):
+    pass
+
+
+def find_image(client, name_or_id):
+    images = client.find_images(name_or_id, {'member_status': 'all'})
+    if len(images) != 1:
+        raise Failure('image %s: %d images match, need exactly one'
+                      % (name_or_id, len(images)))
+    return images[0]
+
+
+def run(module, client):
+    params = module.params
+    image = find_image(client, params['image'])
+    member_id = client.project_id(params['member'])
+    current = client.get_member(image['id'], member_id)
+    steps, after = plan_membership(current, member_id, params['state'], params['status'])
+    before = dict(member=member_id, status=current['status']) if current else {}
+    result = dict(changed=bool(steps), image_id=image['id'], member=current,
+                  diff=dict(before=before, after=after))
+    if module.check_mode or not steps:
+        return result
+    member = current
+    for step in steps:
+        if step == 'add':
+            member = client.add_member(image['id'], member_id)
+        elif step == 'remove':
+            client.remove_member(image['id'], member_id)
+            member = None
+        else:
+            member = client.set_member_status(image['id'], member_id, params['status'])
+    result['member'] = member
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=glance_argument_spec(
+            image=dict(type='str', required=True),
+            member=dict(type='str', required=True, aliases=['project']),
+            status=dict(type='str', choices=['accepted', 'rejected', 'pending']),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        supports_check_mode=True,
+    )
+    client = connect(module)
+    try:
+        result = run(module, client)
+    except Failure as e:
+        module.fail_json(msg=str(e))
+    except GlanceError as e:
+        module.fail_json(msg=str(e), status=e.status)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
