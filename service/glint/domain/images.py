@@ -10,11 +10,9 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
 
 from glint import notifications
-from glint.common import exception
-from glint.common.hashing import HashingStream
+from glint.common import exception, hashing
 from glint.db.api import ImageDatabase, ListQuery
 from glint.domain import limits
 from glint.domain.model import WRITABLE_FIELDS, Image, Member, isotime
@@ -47,15 +45,6 @@ def parse_size(text: str) -> int:
         if text.endswith(unit):
             return int(text[:-len(unit)].strip()) * UNITS[unit]
     return int(text)
-
-
-def _limited(chunks: Iterable[bytes], limit: int, why: str) -> Iterator[bytes]:
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > limit:
-            raise exception.RequestEntityTooLarge(why)
-        yield chunk
 
 
 class _PropertyChanges:
@@ -278,8 +267,9 @@ class ImageService:
                                             'left of %d.' % (max(left, 0), quota))
         return limit, why
 
-    def upload(self, ctx, image_id: str, chunks: Iterable[bytes],
-               size: int | None) -> None:
+    def upload(self, ctx, image_id: str, body, size: int | None) -> None:
+        """Store ``body`` (anything with ``readinto``, see glint.common.body) as the
+        image's data."""
         image = self.get(ctx, image_id)
         self._enforce(ctx, 'upload_image', image)
         if image.status != 'queued':
@@ -296,7 +286,7 @@ class ImageService:
         self._notify_image('image.update', saving)
         self._notify_data('image.prepare', saving)
         try:
-            stored, hashed = self._store(image_id, _limited(chunks, limit, why))
+            stored, hashed = self._store(image_id, body, limit, why)
             if size is not None and stored.size != size:
                 self._delete_data(stored.url)
                 raise exception.BadRequest('Size of uploaded data (%d) does not match '
@@ -318,11 +308,10 @@ class ImageService:
         if self.notifier.wants('image.upload'):
             self.notifier.error('image.upload', notifications.upload_failure(image_id, error))
 
-    def _store(self, image_id: str, chunks: Iterable[bytes]):
+    def _store(self, image_id: str, body, limit: int, why: str):
         store = self.stores.default
-        with HashingStream(chunks, self.conf.hashing_algorithm) as hashed:
-            stored = store.add(image_id, hashed)
-        return stored, hashed
+        return hashing.store_hashed(body, lambda chunks: store.add(image_id, chunks),
+                                    self.conf.hashing_algorithm, limit, why)
 
     def _restore_queued(self, image_id: str) -> None:
         try:
@@ -333,7 +322,7 @@ class ImageService:
         self._notify_image('image.update', row)
 
     def _activate(self, image_id: str, stored: store_base.Stored,
-                  hashed: HashingStream) -> None:
+                  hashed: hashing.Hashed) -> None:
         values = {'status': 'active', 'size': stored.size, 'checksum': hashed.checksum,
                   'os_hash_algo': hashed.algorithm, 'os_hash_value': hashed.os_hash_value}
         try:

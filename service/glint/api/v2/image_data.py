@@ -2,32 +2,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import falcon
 
 from glint.api import common
-from glint.common import exception
+from glint.common import body, exception
 
-CHUNK_SIZE = 4 * 1024 * 1024
 RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
-
-
-def read_chunks(stream, length: int | None, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """The request body in large chunks; a short or broken body means the client left."""
-    received = 0
-    while length is None or received < length:
-        want = chunk_size if length is None else min(chunk_size, length - received)
-        try:
-            chunk = stream.read(want)
-        except Exception:      # the server's reader fails in its own ways on a dead peer
-            raise exception.ClientDisconnected()
-        if not chunk:
-            break
-        received += len(chunk)
-        yield chunk
-    if length is not None and received < length:
-        raise exception.ClientDisconnected()
 
 
 def _declared_size(req: falcon.Request) -> int | None:
@@ -75,8 +56,8 @@ class ImageFile:
                                               'application/octet-stream.' % (media or
                                                                              'none'))
         size = _declared_size(req)
-        chunks = read_chunks(req.stream, req.content_length)
-        self.api.images.upload(common.context(req), image_id, chunks, size)
+        data = body.request_body(req.env, req.content_length)
+        self.api.images.upload(common.context(req), image_id, data, size)
         resp.status = falcon.HTTP_204
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
