@@ -20,22 +20,23 @@ BIN = Path(sys.executable).parent
 MULTI_HOST = ROOT / 'inventories' / 'multi-host' / 'group_vars'
 
 # Defaults, then the scenario's variables, then the role's own vars/main.yml (internal
-# names only), as the role sees them; the template is the role's.
+# names only), as the role sees them; the template task is the role's own, read from its
+# tasks (the shared oslo-config.ini.j2 with the role's task vars).
 PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
   vars:
     role_path: {role_path}
-    _{role}_run_systemd: {{stat: {{}}}}
   vars_files:
     - {role_path}/defaults/main.yml
 {extra}
     - {role_path}/vars/main.yml
   tasks:
     - ansible.builtin.template:
-        src: {role_path}/templates/{template}
+        src: {src}
         dest: {dest}
         mode: "0600"
+      vars: {task_vars}
     - ansible.builtin.copy:
         content: "{{{{ {{'no_log': {no_log}}} | to_json }}}}"
         dest: {dest}.json
@@ -43,35 +44,59 @@ PLAYBOOK = """
 """
 
 
-def render(tmp_path: Path, role: str, template: str, *var_files: Path,
-           variables: dict | None = None, no_log: str = 'false') -> tuple[str, dict]:
-    """The rendered file and {'no_log': the role's no_log decision}."""
+def conf_template_task(role: str) -> dict:
+    """The task of the role that writes its configuration file from oslo-config.ini.j2."""
+    for tasks_file in (ROOT / 'roles' / role / 'tasks').glob('*.yml'):
+        for task in yaml.safe_load(tasks_file.read_text()) or []:
+            template = task.get('ansible.builtin.template') or {}
+            if str(template.get('src', '')).endswith('/oslo-config.ini.j2'):
+                return task
+    raise AssertionError('%s writes no file from oslo-config.ini.j2' % role)
+
+
+def render(tmp_path: Path, role: str, *var_files: Path, variables: dict | None = None,
+           no_log: str = 'false', inventory: str = 'localhost,') -> tuple[str, dict]:
+    """The role's configuration file and {'no_log': the role's no_log decision}."""
     files = list(var_files)
     if variables is not None:
         files.append(tmp_path / 'vars.yml')
         files[-1].write_text(yaml.safe_dump(variables))
     dest = tmp_path / 'out.conf'
     playbook = tmp_path / 'render.yml'
+    role_path = ROOT / 'roles' / role
+    task = conf_template_task(role)
     playbook.write_text(PLAYBOOK.format(
-        role=role, role_path=ROOT / 'roles' / role, template=template, dest=dest,
-        no_log=no_log, extra='\n'.join('    - %s' % f for f in files)))
+        role_path=role_path, dest=dest, no_log=no_log, task_vars=json.dumps(task['vars']),
+        src=task['ansible.builtin.template']['src'].replace('{{ role_path }}', str(role_path)),
+        extra='\n'.join('    - %s' % f for f in files)))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
     result = subprocess.run(
-        [str(BIN / 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+        [str(BIN / 'ansible-playbook'), '-i', inventory, '-c', 'local',
          '-e', 'ansible_python_interpreter=%s' % sys.executable, str(playbook)],
         capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     return dest.read_text(), json.loads((tmp_path / 'out.conf.json').read_text())
 
 
-def api_conf(tmp_path: Path, *var_files: Path, **variables):
-    """glance-api.conf parsed, and whether the role would hide it (no_log)."""
-    text, meta = render(tmp_path, 'glance_api', 'glance-api.conf.j2', *var_files,
-                        variables=variables, no_log='glance_api_no_log')
+def parse(text: str) -> configparser.RawConfigParser:
     parser = configparser.RawConfigParser(strict=False, default_section='-')   # DEFAULT as it is
     parser.optionxform = str
     parser.read_string(text)
-    return parser, meta['no_log']
+    return parser
+
+
+def api_conf(tmp_path: Path, *var_files: Path, inventory: str = 'localhost,', **variables):
+    """glance-api.conf parsed, and whether the role would hide it (no_log)."""
+    text, meta = render(tmp_path, 'glance_api', *var_files, variables=variables,
+                        no_log='glance_api_no_log', inventory=inventory)
+    return parse(text), meta['no_log']
+
+
+def registry_conf(tmp_path: Path, *var_files: Path, **variables):
+    """glance-registry.conf parsed, and whether the role would hide it (no_log)."""
+    text, meta = render(tmp_path, 'glance_registry', *var_files, variables=variables,
+                        no_log='glance_registry_no_log')
+    return parse(text), meta['no_log']
 
 
 def test_defaults_are_the_embedded_single_host(tmp_path):
@@ -99,9 +124,41 @@ def test_multi_host_example(tmp_path):
         'glance', 'change-me-keystone', 'service')
     assert auth['memcached_servers'] == 'memcached.example.net:11211'
     assert conf['DEFAULT']['transport_url'].startswith('rabbit://glance:change-me-rabbit@rabbit1')
-    assert conf['database']['connection'].startswith('mysql+pymysql://glance:change-me-db@')
     assert conf['oslo_policy']['enforce_scope'] == 'true'
     assert no_log is True                             # passwords in the file
+
+    registry, no_log = registry_conf(tmp_path, MULTI_HOST / 'all' / 'main.yml',
+                                     MULTI_HOST / 'all' / 'vault.yml',
+                                     MULTI_HOST / 'glance_registry.yml')
+    assert registry['database']['connection'].startswith('mysql+pymysql://glance:change-me-db@')
+    assert registry['paste_deploy']['flavor'] == 'keystone'
+    assert registry['keystone_authtoken']['password'] == 'change-me-keystone'
+    assert (registry['DEFAULT']['bind_host'], registry['DEFAULT']['workers']) == ('0.0.0.0', '2')
+    assert no_log is True
+
+
+def test_registry_defaults_are_the_single_host(tmp_path):
+    conf, no_log = registry_conf(tmp_path)
+    assert dict(conf['DEFAULT']) == {'bind_host': '127.0.0.1', 'bind_port': '9191',
+                                     'debug': 'false',
+                                     'log_file': '/var/log/glance/glance-registry.log'}
+    assert conf['database']['connection'] == 'sqlite:////var/lib/glance/glance.sqlite'
+    assert conf['paste_deploy']['flavor'] == ''
+    assert conf['oslo_policy']['policy_file'] == '/etc/glance/glance-registry-policy.yaml'
+    assert not conf.has_section('keystone_authtoken')
+    assert no_log is False
+
+
+def test_api_goes_through_the_registry_group(tmp_path):
+    inventory = tmp_path / 'hosts.ini'
+    inventory.write_text('localhost\n[glance_registry]\nregistry1 ansible_host=192.0.2.7\n')
+    conf, _ = api_conf(tmp_path, inventory=str(inventory))
+    assert conf['DEFAULT']['data_api'] == 'glint.db.registry.api'
+    assert (conf['DEFAULT']['registry_host'], conf['DEFAULT']['registry_port']) == (
+        '192.0.2.7', '9191')
+    conf, _ = api_conf(tmp_path)
+    assert conf['DEFAULT']['data_api'] == 'glint.db.sqlalchemy.api'
+    assert 'registry_host' not in conf['DEFAULT']
 
 
 def test_older_guides_inputs_in_overrides_are_mapped(tmp_path):
@@ -164,7 +221,7 @@ def test_overrides_deep_merge_and_null_removes(tmp_path):
 
 
 def test_store_drop_in_single_store(tmp_path):
-    text, _ = render(tmp_path, 'glance_store', 'glance-store.conf.j2', variables={
+    text, _ = render(tmp_path, 'glance_store', variables={
         'glance_store_filesystem_store_datadirs': ['/srv/a:200', '/srv/b:100'],
         'glance_store_options': {'https_insecure': False}})
     body = [line for line in text.splitlines() if line and not line.startswith('#')]
@@ -174,7 +231,7 @@ def test_store_drop_in_single_store(tmp_path):
 
 
 def test_store_drop_in_multi_store(tmp_path):
-    text, _ = render(tmp_path, 'glance_store', 'glance-store.conf.j2', variables={
+    text, _ = render(tmp_path, 'glance_store', variables={
         'glance_store_backends': {
             'fast': {'type': 'file', 'filesystem_store_datadir': '/srv/fast',
                      'store_description': 'SSD'},
@@ -198,7 +255,7 @@ def source(tmp_path):
 
 
 def pack(src: Path, dest: Path) -> dict:
-    script = ROOT / 'roles' / 'glance_api' / 'files' / 'pack_source.py'
+    script = ROOT / 'roles' / 'glint_service' / 'files' / 'pack_source.py'
     out = subprocess.run([sys.executable, str(script), str(src), str(dest)],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
