@@ -52,7 +52,7 @@ class Ansible:
         self.workdir = workdir
         self.connection = connection
 
-    def run(self, tasks, interpreter=None, connection=None):
+    def run(self, tasks, interpreter=None, connection=None, env=None):
         """The result of each task, in order (a dict per task)."""
         for task in tasks:
             task.setdefault('ignore_errors', True)
@@ -68,7 +68,7 @@ class Ansible:
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(self.collections),
                    ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_PIPELINING='true',
                    ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='true',
-                   PATH='%s:%s' % (BIN, os.environ['PATH']))
+                   PATH='%s:%s' % (BIN, os.environ['PATH']), **(env or {}))
         done = subprocess.run([str(BIN / 'ansible-playbook'), '-i', 'localhost,',
                                str(playbook)], cwd=self.workdir, env=env,
                               capture_output=True, text=True, timeout=900)
