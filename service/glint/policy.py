@@ -6,6 +6,8 @@ Operators override any rule in policy.yaml ([oslo_policy] policy_file).
 """
 from __future__ import annotations
 
+import time
+
 from oslo_config import cfg
 from oslo_policy import policy
 
@@ -59,16 +61,34 @@ def list_rules() -> list[policy.RuleDefault]:
             for name, (check, doc) in _RULES.items()]
 
 
+RELOAD_INTERVAL = 1.0     # seconds between looks for changed policy files
+
+
+class _Enforcer(policy.Enforcer):
+    """oslo.policy looks for the policy file and every policy.d directory on each check
+    (a search of the config dirs and stat calls, a sixth of a show); this looks at most
+    once a second, so an edited policy.yaml still applies without a restart."""
+
+    _next_look = 0.0
+
+    def load_rules(self, force_reload: bool = False) -> None:
+        now = time.monotonic()
+        if force_reload or now >= self._next_look:
+            super().load_rules(force_reload)
+            self._next_look = now + RELOAD_INTERVAL
+
+
 class Enforcer:
     """oslo.policy with Glance's rules; raises Forbidden when a rule fails."""
 
     def __init__(self, conf: cfg.ConfigOpts):
-        self._enforcer = policy.Enforcer(conf, use_conf=True)
+        self._enforcer = _Enforcer(conf, use_conf=True)
         self._enforcer.register_defaults(list_rules())
 
     def add_rule(self, name: str, check: str) -> None:
         """A rule made at start-up (property protections in the policies format)."""
         self._enforcer.register_default(policy.RuleDefault(name, check))
+        self._enforcer._next_look = 0.0      # apply it at the next check
 
     def check(self, context, rule: str, target: dict) -> bool:
         return self._enforcer.enforce(rule, target, context)
