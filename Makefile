@@ -47,8 +47,9 @@ lint: venv ansible
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
 
-# The collection's roles render their files into a temporary directory (about 20 s).
-test-ansible: venv ansible
+# The collection's roles render their files into a temporary directory, and the Keystone
+# registration runs against the real Keystone.
+test-ansible: venv ansible services
 	$(BIN)/python -m pytest -q tests/ansible
 
 # The service suites need MariaDB, PostgreSQL, RabbitMQ and a real Keystone.
