@@ -60,6 +60,7 @@ ATTRIBUTE_OPTIONS = (
     ('owner', 'owner'), ('disk_format', 'disk_format'),
     ('container_format', 'container_format'),
 )
+MANAGED_ATTRIBUTES = tuple(pair[1] for pair in ATTRIBUTE_OPTIONS)
 # Glance lets these change only while an image has no data.
 FORMAT_ATTRIBUTES = ('disk_format', 'container_format')
 # The formats an image with data gets when the task gives none (as openstack.cloud.image).
@@ -296,7 +297,7 @@ def managed_view(image):
     status and content digests. None for no image."""
     if image is None:
         return None
-    view = dict((attr, image.get(attr)) for _, attr in ATTRIBUTE_OPTIONS)
+    view = dict((attr, image.get(attr)) for attr in MANAGED_ATTRIBUTES)
     view['tags'] = sorted(image.get('tags') or [])
     view['properties'] = custom_properties(image)
     for key in ('status', 'size', 'checksum', 'os_hash_algo', 'os_hash_value'):
@@ -312,7 +313,7 @@ def desired_attributes(params):
 
 def image_attributes(image):
     """The attributes of an image the options manage, where set."""
-    return dict((attr, image[attr]) for _, attr in ATTRIBUTE_OPTIONS
+    return dict((attr, image[attr]) for attr in MANAGED_ATTRIBUTES
                 if image.get(attr) is not None)
 
 

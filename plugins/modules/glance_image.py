@@ -17,7 +17,7 @@ description:
     decides what a difference means.
   - Uploads stream the file to the service; no image is ever held in memory.
 author:
-  - Glint developers
+  - Glint developers (@glint)
 extends_documentation_fragment:
   - glint.glance.glance
 attributes:

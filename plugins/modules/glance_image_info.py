@@ -10,7 +10,7 @@ description:
   - Lists images by name, by ID, or with any list filter of the Images API v2,
     following the API's pages until the last one.
 author:
-  - Glint developers
+  - Glint developers (@glint)
 extends_documentation_fragment:
   - glint.glance.glance
 attributes:

@@ -14,7 +14,7 @@ description:
     Glance lets only the member change its status, and only the owner add or
     remove members.
 author:
-  - Glint developers
+  - Glint developers (@glint)
 extends_documentation_fragment:
   - glint.glance.glance
 attributes:
