@@ -7,7 +7,8 @@ import hashlib
 import pytest
 import requests
 
-from tests.integration.conftest import unique
+from tests.integration.conftest import Ansible, unique
+from tests.service.server import GlintServer
 
 
 def image_task(check=False, **args):
@@ -272,3 +273,22 @@ def test_info_pages_through_all_results(ansible, glint):
     assert all(r['changed'] for r in created)
     assert sorted(i['name'] for i in paged['images']) == ['%s-%d' % (tag, i) for i in range(5)]
     assert [i['name'] for i in single['images']] == ['%s-%d' % (tag, i) for i in range(5)]
+
+
+def test_content_compared_with_the_services_hash_algorithm(collections_path, files, tmp_path):
+    """A service hashing with sha256: the module hashes the file with the image's
+    os_hash_algo, so equal data is equal and different data differs."""
+    one, two = files
+    name = unique('sha256')
+    with GlintServer(overrides={'DEFAULT': {'hashing_algorithm': 'sha256'}}) as server:
+        runner = Ansible(collections_path, tmp_path, {'auth_type': 'none',
+                                                      'endpoint': server.url})
+        created, same, other = runner.run([
+            image_task(name=name, filename=str(one)),
+            image_task(name=name, filename=str(one)),
+            image_task(name=name, filename=str(two)),
+        ])
+    assert created['image']['os_hash_algo'] == 'sha256'
+    assert created['image']['os_hash_value'] == hashlib.sha256(one.read_bytes()).hexdigest()
+    assert same['changed'] is False and not same.get('failed')
+    assert other['failed'] and 'differs' in other['msg']
