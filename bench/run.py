@@ -1232,6 +1232,7 @@ def profile_upload(path: Path, meta: dict) -> dict:
 
 CATEGORIES = (   # leaf frame -> where the time goes
     ('gunicorn request body reader (wsgi.input.read)', ('gunicorn/http/',)),
+    ('request body recv_into (glint/common/body.py)', ('glint/common/body.py',)),
     ('hashing (md5/sha512 threads)', ('glint/common/hashing.py', 'hashlib')),
     ('store write (FileStore.add, os.write)', ('glint/store/file.py',)),
     ('thread hand-off / waiting (queue, threading)', ('queue.py', 'threading.py')),
