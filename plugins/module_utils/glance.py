@@ -117,8 +117,10 @@ def connect(module):
         module.fail_json(msg=missing_required_lib('openstacksdk'),
                          exception=str(OPENSTACKSDK_IMPORT_ERROR))
     try:
-        conn = openstack.connect(**connection_kwargs(module.params))
-        return GlanceClient(conn.image, conn)
+        kwargs = connection_kwargs(module.params)
+        conn = openstack.connect(**kwargs)
+        # Without authentication there is no Keystone to resolve project names.
+        return GlanceClient(conn.image, None if kwargs.get('auth_type') == 'none' else conn)
     except openstack.exceptions.SDKException as e:
         module.fail_json(msg='cannot connect to the image service: %s' % e)
 

@@ -61,6 +61,7 @@ options:
         anything, when the service does not offer C(web-download) (Glint offers
         no import method yet).
     type: str
+    aliases: [uri]
   use_import:
     description:
       - Send O(filename) through the interoperable import (C(glance-direct), i.e. stage
@@ -280,7 +281,7 @@ ARGUMENT_SPEC = glance_argument_spec(
     id=dict(type='str'),
     state=dict(type='str', default='present', choices=['present', 'absent', 'deactivated']),
     filename=dict(type='path'),
-    url=dict(type='str'),
+    url=dict(type='str', aliases=['uri']),
     use_import=dict(type='bool', default=False),
     on_content_change=dict(type='str', default='fail', choices=['fail', 'keep', 'replace']),
     disk_format=dict(type='str'),
