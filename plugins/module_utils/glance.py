@@ -66,6 +66,8 @@ FORMAT_ATTRIBUTES = ('disk_format', 'container_format')
 # The formats an image with data gets when the task gives none (as openstack.cloud.image).
 DEFAULT_FORMATS = {'disk_format': 'qcow2', 'container_format': 'bare'}
 UUID = re.compile(r'^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$')
+# Keystone project IDs: hex UUIDs (32), or longer hex digests from identity back ends.
+PROJECT_ID = re.compile(r'^([0-9a-fA-F]{32,64}|[0-9a-fA-F-]{36})$')
 
 
 class GlanceError(Exception):
@@ -259,15 +261,23 @@ class GlanceClient:
         self.call('DELETE', '/images/%s/members/%s' % (image_id, member_id), expect=(204,))
 
     def project_id(self, name_or_id):
-        """A project's id from its name or id when Keystone tells; else the value itself
-        (no identity service, or a caller that may not look projects up)."""
-        if self.conn is None or UUID.match(name_or_id):
+        """A project's ID from its name or ID, through Keystone.
+
+        Without authentication (no Keystone) the value is the ID. A caller who may not
+        look projects up can still give an ID (it looks like one); a name then fails.
+        """
+        if self.conn is None:
             return name_or_id
         try:
             project = self.conn.identity.find_project(name_or_id, ignore_missing=True)
-        except Exception:  # no identity endpoint (no auth), or forbidden
-            return name_or_id
-        return project.id if project else name_or_id
+        except Exception as e:  # forbidden, or no identity endpoint
+            if PROJECT_ID.match(name_or_id):
+                return name_or_id
+            raise GlanceError('cannot look project %s up in Keystone (%s): give its ID'
+                              % (name_or_id, e))
+        if project is None:
+            raise GlanceError('Keystone has no project %s' % name_or_id)
+        return project.id
 
 
 def next_marker(link):

@@ -117,8 +117,8 @@ options:
     type: bool
   owner:
     description:
-      - Project that owns the image, by ID (or by name where Keystone lets the
-        caller look projects up).
+      - Project that owns the image, by ID, or by name when the caller may look
+        projects up in Keystone (a name fails otherwise).
     type: str
     aliases: [project]
   properties:

@@ -33,8 +33,8 @@ options:
     required: true
   member:
     description:
-      - ID of the member project (or its name where Keystone lets the caller look
-        projects up).
+      - ID of the member project, or its name when the caller may look projects
+        up in Keystone (a name fails otherwise).
     type: str
     required: true
     aliases: [project]

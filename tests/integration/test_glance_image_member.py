@@ -91,3 +91,34 @@ def test_share_accept_reject_unshare(ansible, glint_keystone):
     response = requests.get('%s/v2/images/%s/members/%s' % (server.url, image_id, beta_id),
                             headers={'X-Auth-Token': beta_token}, timeout=30)
     assert response.status_code == 404
+
+
+def test_project_names_resolve_through_keystone(ansible, glint_keystone):
+    """The cloud admin may look projects up, so names work; a member may not, so a
+    name fails clearly (never sent to Glance as if it were an ID)."""
+    _, alpha_id = keystone.get_token('alpha-member', keystone.USER_PASSWORD, 'alpha')
+    _, beta_id = keystone.get_token('beta-member', keystone.USER_PASSWORD, 'beta')
+    env = {'OS_CLIENT_CONFIG_FILE': str(keystone.CLOUDS_YAML)}
+    name = unique('owned')
+    owned, shared = ansible.run([
+        {'glint.glance.glance_image': {'name': name, 'owner': 'beta',
+                                       'visibility': 'shared'}},
+        member_task(image=name, member='alpha'),
+    ], connection={'cloud': 'glint-admin', 'endpoint': glint_keystone.url}, env=env)
+    assert not owned.get('failed'), owned.get('msg')
+    assert owned['changed'] and owned['image']['owner'] == beta_id
+    assert not shared.get('failed'), shared.get('msg')
+    assert shared['changed'] and shared['member']['member_id'] == alpha_id
+    alpha_name = unique('alpha-owned')
+    created, refused = ansible.run([
+        {'glint.glance.glance_image': {'name': alpha_name, 'visibility': 'shared'}},
+        member_task(image=alpha_name, member='beta'),
+    ], connection={'cloud': 'alpha-member', 'endpoint': glint_keystone.url}, env=env)
+    assert not created.get('failed'), created.get('msg')
+    assert refused['failed'] and 'give its ID' in refused['msg']
+    members = requests.get('%s/v2/images/%s/members' % (glint_keystone.url,
+                                                        created['image']['id']),
+                           headers={'X-Auth-Token': keystone.get_token(
+                               'alpha-member', keystone.USER_PASSWORD, 'alpha')[0]},
+                           timeout=30).json()['members']
+    assert members == []

@@ -274,3 +274,40 @@ def test_error_message_from_webob_html_and_json():
 def test_info_filters_become_query_parameters():
     assert query({'os_hidden': True, 'tag': ['a', 'b'], 'size_min': 5}) == {
         'os_hidden': 'true', 'tag': ['a', 'b'], 'size_min': '5'}
+
+
+class _Identity:
+    """conn.identity.find_project as Keystone answers a caller."""
+
+    def __init__(self, projects=None, error=None):
+        self.projects, self.error = projects or {}, error
+
+    def find_project(self, name_or_id, ignore_missing=True):
+        if self.error:
+            raise self.error
+        project_id = self.projects.get(name_or_id)
+        return type('Project', (), {'id': project_id}) if project_id else None
+
+
+def _client(identity):
+    return g.GlanceClient(None, type('Conn', (), {'identity': identity})())
+
+
+def test_project_names_resolve_through_keystone():
+    assert _client(_Identity({'beta': 'b' * 32})).project_id('beta') == 'b' * 32
+
+
+def test_without_keystone_the_value_is_the_id():
+    assert g.GlanceClient(None, None).project_id('anything') == 'anything'
+
+
+def test_an_id_is_kept_when_the_caller_may_not_look_it_up():
+    forbidden = _client(_Identity(error=RuntimeError('403 Forbidden')))
+    assert forbidden.project_id('0123456789abcdef' * 2) == '0123456789abcdef' * 2
+    with pytest.raises(g.GlanceError, match='give its ID'):
+        forbidden.project_id('beta')
+
+
+def test_an_unknown_project_fails():
+    with pytest.raises(g.GlanceError, match='no project nope'):
+        _client(_Identity({})).project_id('nope')
