@@ -134,6 +134,9 @@ options:
         C(kernel_id) / C(ramdisk_id), which O(kernel) / O(ramdisk) manage, nor
         Glance's read-only C(os_glance_*)).
       - Ignored when O(properties) is not given.
+      - Off by default, unlike O(purge_tags), because services and tools write
+        properties of their own (Nova's snapshot metadata, image signatures,
+        openstacksdk's C(owner_specified.*)) that a playbook rarely lists.
     type: bool
     default: false
   tags:
@@ -142,10 +145,11 @@ options:
     elements: str
   purge_tags:
     description:
-      - Remove the tags that O(tags) does not list (O(tags=[]) removes all).
+      - Remove the tags that O(tags) does not list (O(tags=[]) removes all), so
+        O(tags) is the image's whole set, as in amazon.aws. V(false) only adds.
       - Ignored when O(tags) is not given.
     type: bool
-    default: false
+    default: true
   kernel:
     description: Kernel image (name or ID); sets the C(kernel_id) property.
     type: str
@@ -192,7 +196,6 @@ EXAMPLES = r'''
       os_distro: cirros
     purge_properties: true
     tags: [cirros, tested]
-    purge_tags: true
 
 - name: A new build of the file replaces the image of that name
   glint.glance.glance_image:
@@ -295,7 +298,7 @@ ARGUMENT_SPEC = glance_argument_spec(
     properties=dict(type='dict'),
     purge_properties=dict(type='bool', default=False),
     tags=dict(type='list', elements='str'),
-    purge_tags=dict(type='bool', default=False),
+    purge_tags=dict(type='bool', default=True),
     kernel=dict(type='str'),
     ramdisk=dict(type='str'),
     stores=dict(type='list', elements='str'),

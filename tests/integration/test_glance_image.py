@@ -93,9 +93,11 @@ def test_update_and_purge(ansible, glint):
                   properties={'os_distro': 'cirros', 'hw_disk_bus': 'virtio'},
                   tags=['a', 'b'])
     # Without purge: properties and tags are added to, and visibility (not given) stays.
-    update = dict(name=name, min_ram=256, properties={'os_distro': 'ubuntu'}, tags=['c'])
+    update = dict(name=name, min_ram=256, properties={'os_distro': 'ubuntu'}, tags=['c'],
+                  purge_tags=False)
+    # purge_tags is on by default; purge_properties is asked for.
     purge = dict(name=name, properties={'os_distro': 'ubuntu'}, purge_properties=True,
-                 tags=['c'], purge_tags=True)
+                 tags=['c'])
     results = ansible.run([
         image_task(**create),
         image_task(check=True, **update), info_task(image=name),
