@@ -346,6 +346,8 @@ class ImageTask:
     def check_service(self):
         """Fail before any change when the service lacks what the task needs."""
         params = self.params
+        if params['filename'] and not os.path.isfile(params['filename']):
+            raise Failure('filename %s: no such file' % params['filename'])
         method = None
         if params['url']:
             method = 'web-download'

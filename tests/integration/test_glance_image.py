@@ -251,11 +251,12 @@ def test_rename_by_id_kernel_ramdisk_and_owner(ansible, glint):
 
 def test_what_the_service_lacks_fails_before_any_change(ansible, glint, files):
     name = unique('import')
-    url, use_import, stores, misplaced, info = ansible.run([
+    url, use_import, stores, misplaced, missing, info = ansible.run([
         image_task(name=name, url='http://127.0.0.1:1/image.img'),
         image_task(name=name, filename=str(files[0]), use_import=True),
         image_task(name=name, filename=str(files[0]), stores=['fast']),
         image_task(name=name, properties={'min_ram': 1}),
+        image_task(name=name, filename=str(files[0]) + '.missing'),
         info_task(image=name),
     ])
     assert url['failed'] and 'web-download' in url['msg']
@@ -263,6 +264,7 @@ def test_what_the_service_lacks_fails_before_any_change(ansible, glint, files):
     assert use_import['failed'] and 'glance-direct' in use_import['msg']
     assert stores['failed'] and 'no multiple stores' in stores['msg']
     assert misplaced['failed'] and 'min_ram' in misplaced['msg']
+    assert missing['failed'] and 'no such file' in missing['msg']
     assert info['images'] == [] and api_images(glint, name) == []
 
 
