@@ -311,10 +311,6 @@ class Failure(Exception):
     """A reason to fail the task before (or instead of) changing anything."""
 
 
-def view_or_empty(image):
-    return managed_view(image) if image else {}
-
-
 class ImageTask:
     def __init__(self, module, client):
         self.module = module
