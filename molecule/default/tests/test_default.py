@@ -40,7 +40,7 @@ def test_state_belongs_to_the_service_user(host):
 
 
 def test_image_up_down_and_gone(image_flow):
-    assert image_flow.returncode == 0, image_flow.stdout[-6000:] + image_flow.stderr[-2000:]
+    image_flow.check()
 
 
 def test_logs_free_of_tracebacks(host, image_flow):
