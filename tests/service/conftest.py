@@ -24,7 +24,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.service.server import GlintServer, RegistryServer
+from tests.service.server import GlintServer, RegistryServer, ServiceProcess
 
 DATABASES = os.environ.get('GLINT_TEST_DATABASES', 'sqlite,mysql,postgresql').split(',')
 REGISTRY_DATABASES = os.environ.get('GLINT_TEST_REGISTRY_DATABASES', 'sqlite').split(',')
@@ -103,6 +103,34 @@ class Client(requests.Session):
     def upload(self, image_id: str, data: bytes, **headers) -> requests.Response:
         headers.setdefault('Content-Type', 'application/octet-stream')
         return self.put('/v2/images/%s/file' % image_id, data=data, headers=headers)
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(request, monkeypatch):
+    """Every test: no response of a Client is a 5xx (a client's mistake is always a
+    4xx), and no running glance-api or glance-registry logged an ERROR meanwhile (which
+    also covers raw sockets, the real clients and failures after the response). A test
+    that provokes server errors on purpose says so with @pytest.mark.server_errors."""
+    if request.node.get_closest_marker('server_errors'):
+        yield
+        return
+    original = Client.request
+    seen: list[str] = []
+
+    def record(self, method, url, *args, **kwargs):
+        resp = original(self, method, url, *args, **kwargs)
+        if resp.status_code >= 500:
+            seen.append('%s %s -> %d %s' % (method, url, resp.status_code, resp.text))
+        return resp
+
+    monkeypatch.setattr(Client, 'request', record)
+    offsets = {id(srv): srv.log_size() for srv in ServiceProcess.live}
+    yield
+    assert not seen, 'server errors:\n' + '\n'.join(seen)
+    for srv in ServiceProcess.live:
+        errors = [line for line in srv.log_since(offsets.get(id(srv), 0)).splitlines()
+                  if ' ERROR ' in line]
+        assert not errors, '%s logged errors:\n%s' % (srv.command, '\n'.join(errors))
 
 
 @pytest.fixture

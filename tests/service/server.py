@@ -42,6 +42,9 @@ class ServiceProcess:
     """
     command = ''
     owns_database = True
+    # Every service a test session has started and not cleaned up: tests/service/
+    # conftest.py checks their logs for errors after each test.
+    live: list[ServiceProcess] = []
 
     def __init__(self, workers: int):
         self.dir = Path(tempfile.mkdtemp(prefix='glint-test-'))
@@ -61,9 +64,22 @@ class ServiceProcess:
         self.config.write_text(_ini(merged))
 
     @property
+    def log_path(self) -> Path:
+        return self.dir / (self.command + '.log')
+
+    @property
     def log(self) -> str:
-        path = self.dir / (self.command + '.log')
-        return path.read_text() if path.exists() else ''
+        return self.log_since(0)
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int) -> str:
+        if not self.log_path.exists():
+            return ''
+        with open(self.log_path, 'rb') as log:
+            log.seek(offset)
+            return log.read().decode(errors='replace')
 
     def _config_args(self) -> list[str]:
         """Only our config: an empty --config-dir keeps oslo.config from also reading
@@ -83,6 +99,8 @@ class ServiceProcess:
         """Start (or start again after ``stop``) and wait for /healthcheck."""
         if self.owns_database:
             self.manage('db', 'sync')
+        if self not in ServiceProcess.live:
+            ServiceProcess.live.append(self)
         out = self.dir / 'gunicorn.out'
         self.process = subprocess.Popen(self.argv(), stdout=open(out, 'ab'),
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -128,6 +146,8 @@ class ServiceProcess:
 
     def cleanup(self) -> None:
         self.stop()
+        if self in ServiceProcess.live:
+            ServiceProcess.live.remove(self)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.service.http_checks import PATCH, PATCH_D4, no_server_errors, patch  # noqa: F401
+from tests.service.http_checks import PATCH, PATCH_D4, patch
 
 JSON = {'Content-Type': 'application/json'}
 READ_ONLY = ('id', 'status', 'checksum', 'size', 'virtual_size', 'os_hash_algo',

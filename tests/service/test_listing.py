@@ -15,7 +15,6 @@ import uuid
 import pytest
 
 from tests.service.conftest import DATABASES, Client, fresh_database
-from tests.service.http_checks import no_server_errors  # noqa: F401
 from tests.service.server import GlintServer
 
 SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size', 'id',

@@ -26,7 +26,7 @@ import kombu
 import pytest
 
 from tests.service.conftest import DATABASES, Client, fresh_database
-from tests.service.http_checks import PATCH, no_server_errors, patch, wait_for  # noqa: F401
+from tests.service.http_checks import PATCH, patch, wait_for
 from tests.service.server import GlintServer, free_port
 
 TRANSPORT_URL = os.environ.get('GLINT_TEST_TRANSPORT_URL',

@@ -38,6 +38,7 @@ def image_ids(client: Client) -> set[str]:
     return {image['id'] for image in resp.json()['images']}
 
 
+@pytest.mark.server_errors('503 while the registry is away, on purpose')
 def test_the_api_answers_503_while_the_registry_is_down_and_recovers(pair):
     client = Client(pair.url)
     image = client.create(name='before-outage')
@@ -56,6 +57,7 @@ def test_the_api_answers_503_while_the_registry_is_down_and_recovers(pair):
     assert 'during-outage' not in names
 
 
+@pytest.mark.server_errors('503 while the registry is away, on purpose')
 def test_a_registry_that_does_not_answer_is_503_after_the_timeout(pair):
     client = Client(pair.url)
     image = client.create(name='before-hang')

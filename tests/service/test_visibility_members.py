@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.service.http_checks import no_server_errors, patch  # noqa: F401
+from tests.service.http_checks import patch
 
 ACTIONS = '/v2/images/%s/actions/%s'
 
