@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from tests.service.conftest import DATABASES, Client, fresh_database
-from tests.service.http_checks import image_files, no_server_errors, wait_for  # noqa: F401
+from tests.service.http_checks import image_files, wait_for
 from tests.service.server import GlintServer
 
 OCTETS = {'Content-Type': 'application/octet-stream'}
