@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test-deploy test lint test-unit test-ansible test-service services venv ansible constraints sample-config bench
+.PHONY: deploy stop test-deploy test lint sanity test-unit test-ansible test-service test-modules services venv ansible constraints sample-config bench
 
 ## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
 ## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
@@ -25,7 +25,7 @@ test-deploy: venv ansible
 	bash tests/ansible/test-deploy.sh
 
 ## test: everything CI runs
-test: lint test-unit test-ansible test-service
+test: lint test-unit test-ansible test-service test-modules
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: requirements/constraints.txt requirements/test.in service/pyproject.toml
@@ -40,9 +40,14 @@ $(BIN)/.ansible-installed: $(BIN)/.installed requirements/ansible.in
 	$(PIP_INSTALL) -r requirements/ansible.in
 	touch $@
 
-lint: venv ansible
-	$(BIN)/ruff check service tests
+## lint: ruff, ansible-lint (production profile) and ansible-test sanity for plugins/
+lint: venv ansible sanity
+	$(BIN)/ruff check service tests plugins
 	PATH=$(abspath $(BIN)):$$PATH ansible-lint --profile production
+
+# ansible-test sanity --python 3.11 in a temporary collection tree (tests/sanity.sh).
+sanity: venv ansible
+	bash tests/sanity.sh
 
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
@@ -55,6 +60,10 @@ test-ansible: venv ansible services
 # The service suites need MariaDB, PostgreSQL, RabbitMQ and a real Keystone.
 test-service: venv services
 	$(BIN)/python -m pytest -q tests/service
+
+## test-modules: the image modules in playbooks against real Glint and Keystone
+test-modules: venv ansible services
+	$(BIN)/python -m pytest -q tests/integration
 
 services:
 	bash tests/infra/services.sh
