@@ -45,7 +45,7 @@ def build(conf: cfg.ConfigOpts) -> falcon.App:
     protection = (PropertyProtection(conf, enforcer) if conf.property_protection_file
                   else None)
     service = ImageService(conf, db_api.load(conf), stores, enforcer, protection,
-                           notifier.Notifier(conf))
+                           notifier.build(conf))
     api = common.Api(conf, service)
 
     app = falcon.App(middleware=[CallerContext(enforcer)])

@@ -116,11 +116,12 @@ def parse_args(argv: list[str] | None = None, default_config_files=None,
     logging.setup(CONF, 'glance')
 
 
-def _config_files() -> list[str]:
-    files = list(CONF.config_file or [])
+def config_files(conf: cfg.ConfigOpts = CONF) -> list[str]:
+    """The files ``conf`` was read from, those of its config dir included."""
+    files = list(conf.config_file or [])
     # --config-dir gives one directory; without it oslo.config's defaults are a list
     # (/etc/glance/glance-api.conf.d, ...) whose members may not exist.
-    dirs = CONF.config_dir or []
+    dirs = conf.config_dir or []
     for directory in [dirs] if isinstance(dirs, str) else dirs:
         if os.path.isdir(directory):
             files += sorted(os.path.join(directory, f) for f in os.listdir(directory)
@@ -143,7 +144,7 @@ def log_unused_options() -> None:
     Called once the application has registered every option it reads."""
     parser = configparser.RawConfigParser(strict=False)
     try:
-        parser.read(_config_files())
+        parser.read(config_files())
     except configparser.Error:
         return    # oslo.config already parsed these files; its verdict stands
     for section in ['DEFAULT'] + parser.sections():
