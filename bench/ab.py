@@ -1,0 +1,101 @@
+"""A/B two Glint trees on this machine by CPU per request, the steady metric on a shared
+machine (wall-clock moves with everyone else's load). Each tree runs as its own
+glance-api (bench/run.py's Service, no snapshot); the rounds alternate A B B A ...
+
+    git archive <rev> service/glint | tar -x -C /tmp/base
+    .state/bench/venv-tools/bin/python bench/ab.py upload sqlite /tmp/base/service tree
+    .state/bench/venv-tools/bin/python bench/ab.py show postgresql /tmp/base/service tree
+
+"tree" is the work tree; anything else is a directory put first on PYTHONPATH.
+upload: 1 GiB (BENCH_SIZE_MIB) per round, deleted after it unless KEEP=1 (then every
+round writes fresh page-cache pages); server CPU-s per GiB, each thread's CPU, minor page
+faults, peak worker RSS. show: 100 shows and 40 creates per round, median latency and
+server CPU per request.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault('BENCH_SNAPSHOT', '0')
+import run  # noqa: E402 (bench/run.py, after its environment)
+
+
+def start(variant: str, database: str, tag: str) -> run.Service:
+    if variant == 'tree':
+        os.environ.pop('PYTHONPATH', None)
+    else:
+        os.environ['PYTHONPATH'] = variant
+    return run.Service('glint', database, tag).start()
+
+
+def alternate(services: dict, rounds: int):
+    for r in range(rounds):
+        yield from (services.items() if r % 2 == 0 else reversed(services.items()))
+
+
+def upload_round(name: str, svc: run.Service, path, meta) -> None:
+    image_id = svc.api.create(0)
+    workers = svc.workers()
+    cpu0, faults0 = svc.cpu(), run.minor_faults(workers)
+    with run.RssSampler(workers) as rss, run.TaskSampler(workers) as tasks:
+        res = run.upload(svc.port, image_id, path, 0, run.SIZE)
+    cpu, faults = svc.cpu() - cpu0, run.minor_faults(workers) - faults0
+    problem = (run.check_image(svc, image_id, meta['md5'], meta['sha512'])
+               if res['status'] == 204 else 'HTTP %d' % res['status'])
+    threads = sorted(((u + s, u, s) for u, s, _w in tasks.deltas().values() if u + s > 0.05),
+                     reverse=True)
+    print('%-24s %5.0f MB/s  %.2f CPU-s/GiB  faults %7d  peak RSS %3.0f MB  %s  load %.1f'
+          % (name[-24:], res['mbps'], cpu * (1 << 30) / run.SIZE, faults, rss.peak / 1e6,
+             problem or 'ok', os.getloadavg()[0]), flush=True)
+    print('    threads (user+sys CPU-s):',
+          ', '.join('%.2f (u %.2f s %.2f)' % t for t in threads), flush=True)
+    if os.environ.get('KEEP') != '1':
+        svc.api.call('DELETE', '/v2/images/' + image_id)
+
+
+def main(argv: list[str]) -> int:
+    mode, database, variants = argv[0], argv[1], argv[2:]
+    rounds = int(os.environ.get('AB_ROUNDS', 4))
+    services = {v: start(v, database, 'ab%d' % i) for i, v in enumerate(variants)}
+    try:
+        if mode == 'upload':
+            path, meta = run.data_file()
+            for name, svc in alternate(services, rounds):
+                upload_round(name, svc, path, meta)
+            return 0
+        ids = {v: [s.api.create(i) for i in range(50)] for v, s in services.items()}
+        stats = {v: {'show': [], 'create': [], 'show_cpu': 0.0, 'create_cpu': 0.0}
+                 for v in services}
+        for name, svc in alternate(services, rounds):
+            st = stats[name]
+            cpu0 = svc.cpu()
+            for i in range(100):
+                t0 = time.perf_counter()
+                status, _ = svc.api.call('GET', '/v2/images/' + ids[name][i % 50])
+                st['show'].append((time.perf_counter() - t0) * 1000)
+                assert status == 200, status
+            st['show_cpu'] += svc.cpu() - cpu0
+            cpu0 = svc.cpu()
+            for i in range(40):
+                t0 = time.perf_counter()
+                svc.api.create(1000 + i)
+                st['create'].append((time.perf_counter() - t0) * 1000)
+            st['create_cpu'] += svc.cpu() - cpu0
+        for name, st in stats.items():
+            print('%-24s show %.2f ms median, %.2f ms CPU each | create %.2f ms median, '
+                  '%.2f ms CPU each' % (
+                      name[-24:], statistics.median(st['show']),
+                      1000 * st['show_cpu'] / len(st['show']),
+                      statistics.median(st['create']),
+                      1000 * st['create_cpu'] / len(st['create'])))
+        return 0
+    finally:
+        for svc in services.values():
+            svc.cleanup()
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
