@@ -59,10 +59,13 @@ def upload_round(name: str, svc: run.Service, path, meta) -> None:
 def main(argv: list[str]) -> int:
     mode, database, variants = argv[0], argv[1], argv[2:]
     rounds = int(os.environ.get('AB_ROUNDS', 4))
+    if mode == 'upload':
+        path, meta = run.data_file()
+    # services in a directory of their own: never a running `make bench`'s
+    run.STATE = run.STATE / 'ab'
     services = {v: start(v, database, 'ab%d' % i) for i, v in enumerate(variants)}
     try:
         if mode == 'upload':
-            path, meta = run.data_file()
             for name, svc in alternate(services, rounds):
                 upload_round(name, svc, path, meta)
             return 0
