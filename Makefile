@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test-deploy test lint sanity test-unit test-ansible test-service test-modules services venv ansible constraints sample-config bench
+.PHONY: deploy stop test-deploy test lint sanity test-unit test-ansible test-service test-modules test-molecule services venv ansible constraints sample-config bench
 
 ## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
 ## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
@@ -24,8 +24,9 @@ stop:
 test-deploy: venv ansible
 	bash tests/ansible/test-deploy.sh
 
-## test: everything CI runs
-test: lint test-unit test-ansible test-service test-modules
+## test: everything CI runs; `make deploy` on this host (test-deploy) and the molecule
+## scenarios on systemd containers (test-molecule) included
+test: lint test-unit test-ansible test-service test-modules test-deploy test-molecule
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: requirements/constraints.txt requirements/test.in service/pyproject.toml
@@ -64,6 +65,11 @@ test-service: venv services
 ## test-modules: the image modules in playbooks against real Glint and Keystone
 test-modules: venv ansible services
 	$(BIN)/python -m pytest -q tests/integration
+
+## test-molecule: every molecule scenario (create, converge, idempotence, verify, destroy)
+## on systemd Debian containers; installs and starts Docker and builds the image if missing
+test-molecule: venv ansible services
+	bash tests/molecule/run.sh
 
 services:
 	bash tests/infra/services.sh
