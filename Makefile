@@ -43,8 +43,9 @@ $(BIN)/.ansible-installed: $(BIN)/.installed requirements/ansible.in
 
 ## lint: ruff, ansible-lint (production profile) and ansible-test sanity for plugins/
 lint: venv ansible sanity
-	$(BIN)/ruff check service tests plugins
-	PATH=$(abspath $(BIN)):$$PATH ansible-lint --profile production
+	$(BIN)/ruff check service tests plugins molecule
+	PATH=$(abspath $(BIN)):$$PATH ANSIBLE_COLLECTIONS_PATH=$$(bash tests/molecule/collection.sh) \
+	  ansible-lint --profile production
 
 # ansible-test sanity --python 3.11 in a temporary collection tree (tests/sanity.sh).
 sanity: venv ansible
@@ -68,8 +69,9 @@ test-modules: venv ansible services
 
 ## test-molecule: every molecule scenario (create, converge, idempotence, verify, destroy)
 ## on systemd Debian containers; installs and starts Docker and builds the image if missing
+## SCENARIOS=default runs one.
 test-molecule: venv ansible services
-	bash tests/molecule/run.sh
+	bash tests/molecule/run.sh $(SCENARIOS)
 
 services:
 	bash tests/infra/services.sh
