@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test-deploy test lint sanity test-unit test-ansible test-service test-modules test-molecule services venv ansible constraints sample-config bench
+.PHONY: deploy stop test-deploy test test-suites test-hosts lint sanity test-unit test-ansible test-service test-modules test-molecule services venv ansible constraints sample-config bench
 
 ## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
 ## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
@@ -24,9 +24,25 @@ stop:
 test-deploy: venv ansible
 	bash tests/ansible/test-deploy.sh
 
-## test: everything CI runs; `make deploy` on this host (test-deploy) and the molecule
-## scenarios on systemd containers (test-molecule) included
-test: lint test-unit test-ansible test-service test-modules test-deploy test-molecule
+## test: everything CI runs, in two streams side by side: each is mostly a serial chain
+## on one core, and this machine has two. Each output line starts with its stream's name.
+##   suites: lint, unit, the roles' files and Keystone registration, the service suites
+##   hosts:  the image modules, `make deploy` on this host (test-deploy), the molecule
+##           scenarios on systemd containers (test-molecule)
+## The streams share the services under names of their own (README: Tests). A failed
+## part stops its stream; the other runs to its end.
+test: venv ansible services
+	$(MAKE) --no-print-directory -j2 test-suites test-hosts
+
+test-suites:
+	$(call stream,lint test-unit test-ansible test-service)
+test-hosts:
+	$(call stream,test-modules test-deploy test-molecule)
+
+# The targets in $(1) one after another, every line prefixed with [suites] or [hosts].
+# MAKEFLAGS= keeps the sub-make out of the parent's -j2.
+stream = set -o pipefail; MAKEFLAGS= $(MAKE) --no-print-directory $(1) 2>&1 \
+	| sed -u 's/^/[$(@:test-%=%)] /'
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: requirements/constraints.txt requirements/test.in service/pyproject.toml
