@@ -25,7 +25,8 @@ test-deploy: venv ansible
 	bash tests/ansible/test-deploy.sh
 
 ## test: everything CI runs, in two streams side by side: each is mostly a serial chain
-## on one core, and this machine has two. Each output line starts with its stream's name.
+## on one core, and this machine has two. Each output line starts with the time and the
+## stream's name.
 ##   suites: lint, unit, the roles' files and Keystone registration, the service suites
 ##   hosts:  the image modules, `make deploy` on this host (test-deploy), the molecule
 ##           scenarios on systemd containers (test-molecule)
@@ -39,10 +40,10 @@ test-suites:
 test-hosts:
 	$(call stream,test-modules test-deploy test-molecule)
 
-# The targets in $(1) one after another, every line prefixed with [suites] or [hosts].
-# MAKEFLAGS= keeps the sub-make out of the parent's -j2.
+# The targets in $(1) one after another, each line prefixed with the time and [suites]
+# or [hosts]. MAKEFLAGS= keeps the sub-make out of the parent's -j2.
 stream = set -o pipefail; MAKEFLAGS= $(MAKE) --no-print-directory $(1) 2>&1 \
-	| sed -u 's/^/[$(@:test-%=%)] /'
+	| awk '{ print strftime("%T"), "[$(@:test-%=%)]", $$0; fflush() }'
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: requirements/constraints.txt requirements/test.in service/pyproject.toml
