@@ -50,7 +50,8 @@ PIECE = SIZE // PARALLEL                                      # each parallel up
 N_CREATE = _env_int('BENCH_IMAGES', 1000, 200)                # created through the API
 LIST_LIMIT = min(1000, N_CREATE)                              # the big page
 N_SEED = _env_int('BENCH_SEED_IMAGES', 100_000, 20_000)       # + as many deleted rows
-ROUNDS = _env_int('BENCH_ROUNDS', 2, 2)                       # A/B pairs for transfers
+ROUNDS = _env_int('BENCH_ROUNDS', 4, 2)                       # A/B pairs for uploads
+DOWNLOAD_ROUNDS = 3 * ROUNDS                                   # downloads take ~0.3 s
 MIXED_SECONDS = float(os.environ.get('BENCH_MIXED_SECONDS', 3 if QUICK else 8))
 MIXED_THREADS = 8
 LATENCY_SAMPLES = _env_int('BENCH_LATENCY_SAMPLES', 20, 10)
@@ -485,15 +486,14 @@ def limit_dd(size: int) -> dict:
     return {'mbps': size / elapsed / MB, 'dd': r.stderr.strip().splitlines()[-1:]}
 
 
-def limit_page_cache_write(size: int) -> dict:
-    """os.write of 4 MiB blocks into a new file, no fsync, twice back to back. On this VM
-    the first pass is much slower than the second: page-cache pages that had gone back to
-    the host are faulted in again (kernel time), which is what an upload's store write
-    meets after the machine was idle for a while."""
+def limit_page_cache_write(size: int, keys=('page_cache_write_first_mbps',
+                                             'page_cache_write_again_mbps')) -> dict:
+    """os.write of 4 MiB blocks into a new file, no fsync, once per key, the file deleted
+    after each pass (so the next pass reuses its pages)."""
     out = {}
     block = os.urandom(CHUNK)
     target = STATE / 'pagecache.bin'
-    for key in ('page_cache_write_first_mbps', 'page_cache_write_again_mbps'):
+    for key in keys:
         t0 = time.perf_counter()
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -506,6 +506,40 @@ def limit_page_cache_write(size: int) -> dict:
         out[key] = size / (time.perf_counter() - t0) / MB
         target.unlink()
     return out
+
+
+WARM_FILE = STATE / 'warm.bin'
+WARM_SPARE = 1 << 30
+
+
+def fill_page_cache() -> float:
+    """Fill this VM's free memory, but WARM_SPARE, with page cache that stays for the run
+    (appended to WARM_FILE, synced, removed at the end). Returns the GiB written.
+
+    This VM hands free memory back to the hypervisor (virtio-balloon free page
+    reporting), and a page's first use after that is paid again: writing 1 GiB into
+    page cache on such memory costs about 2 s of system time here, into recycled
+    page-cache pages 0.2-0.5 s. A host that has served images for a while has its memory
+    full of page cache, so uploads write into recycled pages; an idle VM with 20 GiB
+    free, or memory just freed by deleting images, makes them pay for fresh ones,
+    whichever service writes. Called before the limits and before each database (the
+    previous database's images are deleted by then)."""
+    with open('/proc/meminfo') as f:
+        free = next(int(line.split()[1]) * 1024 for line in f if line.startswith('MemFree:'))
+    # one database's images stay until its end: the big and the parallel uploads, both systems
+    disk = shutil.disk_usage(STATE).free - 2 * 2 * ROUNDS * SIZE - 4 * WARM_SPARE
+    size = max(0, min(free - WARM_SPARE, disk)) // CHUNK * CHUNK
+    t0 = time.perf_counter()
+    block = os.urandom(CHUNK)
+    fd = os.open(WARM_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(size // CHUNK):
+            os.write(fd, block)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    log('page cache: %.1f GiB more in %.1f s' % (size / (1 << 30), time.perf_counter() - t0))
+    return round(size / (1 << 30), 1)
 
 
 def limit_hash(name: str, total: int) -> float:
@@ -600,7 +634,9 @@ while True:
 
 def measure_limits(path: Path) -> dict:
     log('machine limits: page cache and dd conv=fsync, hashlib, nginx sendfile, client sink')
-    lim = limit_page_cache_write(SIZE)
+    lim = limit_page_cache_write(SIZE, ('page_cache_write_before_filling_mbps',))
+    lim['page_cache_filled_gib'] = fill_page_cache()
+    lim.update(limit_page_cache_write(SIZE))
     lim['dd_fsync_write_mbps'] = limit_dd(SIZE)['mbps']
     for name in ('md5', 'sha512'):
         lim['%s_one_core_mbps' % name] = max(limit_hash(name, min(SIZE, 256 * MIB))
@@ -762,8 +798,8 @@ def phase_big_transfers(svcs: dict, path: Path, meta: dict, nginx: Nginx) -> dic
     ups = interleaved(svcs, ROUNDS, up)
     log('  download whole and by Range, interleaved with nginx')
     targets = dict(svcs, nginx=nginx)
-    downs = interleaved(targets, 2 * ROUNDS, down)
-    ranges = interleaved(targets, 2 * ROUNDS,
+    downs = interleaved(targets, DOWNLOAD_ROUNDS, down)
+    ranges = interleaved(targets, DOWNLOAD_ROUNDS,
                          lambda svc, r: down(svc, r, (SIZE // 4, SIZE // 2)))
     ups['nginx'] = []
     out['nginx'] = {}
@@ -836,8 +872,8 @@ def phase_parallel(svcs: dict, path: Path, meta: dict, nginx: Nginx) -> dict:
 
     log('  %d parallel uploads of %d MiB x %d rounds' % (PARALLEL, PIECE // MIB, ROUNDS))
     interleaved(svcs, ROUNDS, up)
-    log('  %d parallel downloads x %d rounds, interleaved with nginx' % (PARALLEL, 2 * ROUNDS))
-    interleaved(dict(svcs, nginx=nginx), 2 * ROUNDS, down)
+    log('  %d parallel downloads x %d rounds, interleaved with nginx' % (PARALLEL, DOWNLOAD_ROUNDS))
+    interleaved(dict(svcs, nginx=nginx), DOWNLOAD_ROUNDS, down)
     out['nginx']['download_aggregate_mbps'] = median(
         [d['aggregate_mbps'] for d in out['nginx']['download_rounds']])
     for s in svcs:
@@ -1045,11 +1081,12 @@ def phase_big_db(svcs: dict) -> dict:
 def run_database(database: str, path: Path, meta: dict) -> dict:
     tag = '%d' % os.getpid()
     svcs = {}
+    filled = fill_page_cache()
     try:
         for s in SYSTEMS:
             log('%s: starting %s' % (database, s))
             svcs[s] = Service(s, database, tag).start()
-        res = {'ports': {s: v.port for s, v in svcs.items()},
+        res = {'ports': {s: v.port for s, v in svcs.items()}, 'page_cache_filled_gib': filled,
                'worker_rss_idle_mb': {s: [proc_status(p).get('VmRSS', 0) / MB
                                           for p in v.workers()] for s, v in svcs.items()}}
         log('%s: create %d images (4 interleaved rounds)' % (database, N_CREATE))
@@ -1514,6 +1551,7 @@ def main(argv: list[str]) -> int:
            'config': {'image_mib': SIZE // MIB, 'parallel': PARALLEL,
                       'parallel_piece_mib': PIECE // MIB, 'created_images': N_CREATE,
                       'list_limit': LIST_LIMIT, 'seed_images': N_SEED, 'rounds': ROUNDS,
+                      'download_rounds': DOWNLOAD_ROUNDS,
                       'mixed_seconds_per_system': MIXED_SECONDS, 'workers': WORKERS,
                       'threads': THREADS, 'databases': DATABASES},
            'results': {}}
@@ -1558,4 +1596,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    finally:
+        WARM_FILE.unlink(missing_ok=True)      # fill_page_cache()'s
