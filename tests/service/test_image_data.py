@@ -7,6 +7,7 @@ no data in the store; no request may ever get a 5xx.
 """
 import hashlib
 import os
+import shutil
 import socket
 import threading
 import uuid
@@ -277,6 +278,22 @@ def test_image_deleted_during_upload_is_410_and_leaves_no_data(api, server):
     assert head.startswith(b'HTTP/1.1 410'), head
     assert api.get('/v2/images/' + image['id']).status_code == 404
     assert wait_for(lambda: not image_files(server, image['id']))
+
+
+def test_declared_size_beyond_the_free_disk_is_413_before_the_data(api, server):
+    """The file store reserves the declared size before writing: more than its file
+    system has free (a real disk, not a mock) is refused before the data is read."""
+    declared = shutil.disk_usage(server.datadir).free + (1 << 30)
+    assert declared < 1 << 40, 'this check needs less than 1 TiB free (image_size_cap)'
+    image = api.create(name='bigger-than-the-disk')
+    sock = raw_request(server, put_head(server, image['id'], Content_Length=declared),
+                       b'x' * 1000)
+    try:
+        head = read_response(sock)
+    finally:
+        sock.close()
+    assert head.startswith(b'HTTP/1.1 413'), head
+    assert_back_to_queued(api, server, image['id'])
 
 
 # -- downloads ------------------------------------------------------------------------

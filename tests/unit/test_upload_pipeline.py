@@ -8,6 +8,7 @@ import io
 import os
 import socket
 import threading
+import time
 
 import pytest
 from gunicorn.http.body import Body, ChunkedReader, LengthReader
@@ -97,6 +98,20 @@ def test_store_failure_is_raised_and_nothing_hangs(small_ring):
         hashing.store_hashed(Source(os.urandom(3_000_000), step=10_000), store.add,
                              'sha512', limit=10**9, too_large='')
     assert not store.aborted
+    assert not _pipeline_threads()
+
+
+def test_store_refusing_before_any_data_reads_nothing(small_ring):
+    """A store that fails before asking for a chunk (a declared size the disk cannot
+    hold) ends the upload without reading the body, whose client may send no more."""
+    source = Source(os.urandom(1000))
+
+    def refuse(chunks):
+        time.sleep(0.1)         # as a look at the disk may take
+        raise exception.StorageFull()
+    with pytest.raises(exception.StorageFull):
+        hashing.store_hashed(source, refuse, 'sha512', limit=10**9, too_large='')
+    assert source.pos == 0
     assert not _pipeline_threads()
 
 

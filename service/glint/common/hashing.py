@@ -48,10 +48,12 @@ class _Consumer(threading.Thread):
         self.work = work
         self.result = None
         self.error: BaseException | None = None
+        self.ready = threading.Event()      # work asked for its first chunk, or failed
         self._ended = False
 
     def _chunks(self) -> Iterator[memoryview]:
         get = self.queue.get
+        self.ready.set()
         while (item := get()) not in (_DONE, _ABORT):
             yield item
             self.free.release()
@@ -64,6 +66,7 @@ class _Consumer(threading.Thread):
             self.result = self.work(self._chunks())
         except BaseException as e:
             self.error = e
+        self.ready.set()
         # a consumer that stopped early keeps freeing what arrives until the end, so
         # the reader never waits on it
         while not self._ended:
@@ -101,6 +104,9 @@ def store_hashed(source, add: Callable[[Iterator[memoryview]], object], algorith
     ring = [memoryview(bytearray(BUFFER_SIZE)) for _ in range(RING)]
     size = 0
     end = _DONE
+    # the store may refuse before any data (a declared size the disk cannot hold): let
+    # it, rather than wait on a client that may send nothing more
+    writer.ready.wait()
     try:
         for n in range(1 << 62):
             for c in consumers:

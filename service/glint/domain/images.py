@@ -286,7 +286,7 @@ class ImageService:
         self._notify_image('image.update', saving)
         self._notify_data('image.prepare', saving)
         try:
-            stored, hashed = self._store(image_id, body, limit, why)
+            stored, hashed = self._store(image_id, body, size, limit, why)
             if size is not None and stored.size != size:
                 self._delete_data(stored.url)
                 raise exception.BadRequest('Size of uploaded data (%d) does not match '
@@ -308,9 +308,9 @@ class ImageService:
         if self.notifier.wants('image.upload'):
             self.notifier.error('image.upload', notifications.upload_failure(image_id, error))
 
-    def _store(self, image_id: str, body, limit: int, why: str):
+    def _store(self, image_id: str, body, size: int | None, limit: int, why: str):
         store = self.stores.default
-        return hashing.store_hashed(body, lambda chunks: store.add(image_id, chunks),
+        return hashing.store_hashed(body, lambda chunks: store.add(image_id, chunks, size),
                                     self.conf.hashing_algorithm, limit, why)
 
     def _restore_queued(self, image_id: str) -> None:

@@ -49,12 +49,15 @@ class Store(abc.ABC):
         """Check the configuration and prepare the back end (called at start)."""
 
     @abc.abstractmethod
-    def add(self, image_id: str, chunks: Iterable[bytes | memoryview]) -> Stored:
+    def add(self, image_id: str, chunks: Iterable[bytes | memoryview],
+            size: int | None = None) -> Stored:
         """Write all chunks; on any error remove what was written and re-raise.
 
-        Uploads pass memoryviews of reused buffers: a chunk is valid only until the
-        next one is asked for, so a driver that keeps data must copy it. add() runs
-        in a thread of its own beside the hashing (glint.common.hashing)."""
+        ``size`` is the size the client declared, if it did (a driver may reserve space
+        with it); the chunks decide what is stored. Uploads pass memoryviews of reused
+        buffers: a chunk is valid only until the next one is asked for, so a driver that
+        keeps data must copy it. add() runs in a thread of its own beside the hashing
+        (glint.common.hashing)."""
 
     @abc.abstractmethod
     def open(self, url: str, offset: int = 0, length: int | None = None) -> Reader:

@@ -28,7 +28,7 @@ class HttpStore(base.Store):
             return False
         return self.options.https_ca_certificates_file or True
 
-    def add(self, image_id: str, chunks: Iterable[bytes]) -> base.Stored:
+    def add(self, image_id: str, chunks: Iterable[bytes], size: int | None = None) -> base.Stored:
         raise exception.Forbidden('The http store is read-only.')
 
     def open(self, url: str, offset: int = 0, length: int | None = None) -> base.Reader:
