@@ -374,6 +374,15 @@ class Service:
         (self.dir / 'policy.yaml').write_text('{}\n')
         if system == 'upstream':
             del sections['DEFAULT']['worker_threads']
+            # Glance 33 writes into /var/lib/glance/images whatever the legacy
+            # [glance_store] filesystem_store_datadir says (seen here); its current
+            # multi-store form is honoured, staging and tasks stores included
+            images = sections['glance_store'].pop('filesystem_store_datadir')
+            sections['DEFAULT']['enabled_backends'] = 'file:file'
+            sections['glance_store'] = {'default_backend': 'file'}
+            sections['file'] = {'filesystem_store_datadir': images}
+            for store in ('os_glance_staging_store', 'os_glance_tasks_store'):
+                sections[store] = {'filesystem_store_datadir': self.dir / store}
             sections['paste_deploy']['config_file'] = (
                 UPSTREAM_VENV / 'etc' / 'glance' / 'glance-api-paste.ini')
         self.conf = self.dir / 'glance-api.conf'
