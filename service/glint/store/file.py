@@ -24,8 +24,7 @@ def reserve(fd: int, size: int) -> None:
     """Allocate ``size`` bytes of blocks for a new file before writing it, so that a full
     disk fails the upload at once instead of after the bytes arrived, and ext4 skips
     its per-page delayed-allocation bookkeeping (about 40 % of a 1 GiB write's system
-    time here). KEEP_SIZE: the file's size stays what is written. Where fallocate is
-    not supported, the file is written as usual.
+    time here). KEEP_SIZE: the file's size stays what is written.
 
     A size beyond what the file system has free is refused without allocating: ext4
     would otherwise fill the disk block by block before it failed, and every other
@@ -35,6 +34,8 @@ def reserve(fd: int, size: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     if _fallocate is None or _fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, size) == 0:
         return
+    # only "it does not fit" fails here; any other refusal (no fallocate, or EINVAL for
+    # a negative declared size, which the domain answers with 400) writes as usual
     err = ctypes.get_errno()
     if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         raise OSError(err, os.strerror(err))
