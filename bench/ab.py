@@ -5,12 +5,14 @@ glance-api (bench/run.py's Service, no snapshot); the rounds alternate A B B A .
     git archive <rev> service/glint | tar -x -C /tmp/base
     .state/bench/venv-tools/bin/python bench/ab.py upload sqlite /tmp/base/service tree
     .state/bench/venv-tools/bin/python bench/ab.py show postgresql /tmp/base/service tree
+    .state/bench/venv-tools/bin/python bench/ab.py download sqlite /tmp/base/service tree
 
 "tree" is the work tree; anything else is a directory put first on PYTHONPATH.
 upload: 1 GiB (BENCH_SIZE_MIB) per round, deleted after it unless KEEP=1 (then every
 round writes fresh page-cache pages); server CPU-s per GiB, each thread's CPU, minor page
-faults, peak worker RSS. show: 100 shows and 40 creates per round, median latency and
-server CPU per request.
+faults, peak worker RSS. download: one upload per tree, then AB_ROUNDS x 3 rounds of one
+whole download each: MB/s and server CPU-s per GiB, medians at the end. show: 100 shows
+and 40 creates per round, median latency and server CPU per request.
 """
 from __future__ import annotations
 
@@ -56,10 +58,31 @@ def upload_round(name: str, svc: run.Service, path, meta) -> None:
         svc.api.call('DELETE', '/v2/images/' + image_id)
 
 
+def download_rounds(services: dict, rounds: int, path, meta) -> None:
+    urls = {}
+    for name, svc in services.items():
+        image_id = svc.api.create(0)
+        res = run.upload(svc.port, image_id, path, 0, run.SIZE)
+        assert res['status'] == 204, res
+        urls[name] = '/v2/images/%s/file' % image_id
+    seen = {name: ([], []) for name in services}
+    for name, svc in alternate(services, rounds):
+        cpu0 = svc.cpu()
+        res = run.download(svc.port, urls[name])
+        assert (res['status'], res['bytes']) == (200, run.SIZE), res
+        mbps, cpu = seen[name]
+        mbps.append(res['mbps'])
+        cpu.append((svc.cpu() - cpu0) * (1 << 30) / run.SIZE)
+        print('%-24s %5.0f MB/s  %.2f CPU-s/GiB' % (name[-24:], mbps[-1], cpu[-1]), flush=True)
+    for name, (mbps, cpu) in seen.items():
+        print('%-24s median %5.0f MB/s (%.0f-%.0f)  %.2f CPU-s/GiB' % (
+            name[-24:], statistics.median(mbps), min(mbps), max(mbps), statistics.median(cpu)))
+
+
 def main(argv: list[str]) -> int:
     mode, database, variants = argv[0], argv[1], argv[2:]
     rounds = int(os.environ.get('AB_ROUNDS', 4))
-    if mode == 'upload':
+    if mode in ('upload', 'download'):
         path, meta = run.data_file()
     # services in a directory of their own: never a running `make bench`'s
     run.STATE = run.STATE / 'ab'
@@ -68,6 +91,9 @@ def main(argv: list[str]) -> int:
         if mode == 'upload':
             for name, svc in alternate(services, rounds):
                 upload_round(name, svc, path, meta)
+            return 0
+        if mode == 'download':
+            download_rounds(services, 3 * rounds, path, meta)
             return 0
         ids = {v: [s.api.create(i) for i in range(50)] for v, s in services.items()}
         stats = {v: {'show': [], 'create': [], 'show_cpu': 0.0, 'create_cpu': 0.0}
