@@ -68,7 +68,7 @@ lint: venv ansible sanity
 sanity: venv ansible
 	bash tests/sanity.sh
 
-test-unit: venv
+test-unit: venv ansible
 	$(BIN)/python -m pytest -q tests/unit
 
 # The collection's roles render their files into a temporary directory, and the Keystone
