@@ -1,4 +1,4 @@
-"""What the notifications say: Glance's payloads, and counting what a download sends.
+"""What the notifications say: Glance's payloads.
 
 The payloads are those of ``glance.notifier`` (``format_image_notification``,
 ``format_image_member_notification``, the ``image.send`` dict of
@@ -7,15 +7,10 @@ Image locations are never included (they may carry credentials).
 """
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from glint.common import exception
 from glint.domain.model import isotime
-
-LOG = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
@@ -110,90 +105,3 @@ def upload_failure(image_id: str, error: BaseException) -> str:
                 'deleted during the upload: %s' % (image_id, text))
     return ('Failed to upload image data for image %s due to internal error: %s'
             % (image_id, text))
-
-
-# -- counting what a download sends --------------------------------------------------
-# The WSGI server closes the response body once it is sent (or the client left); that
-# close reports how many bytes went out. The data path is untouched: a file keeps its
-# fileno, so gunicorn still hands it to sendfile(2); socket.sendfile() leaves the file
-# position after the last byte it sent (through ``seek``), which is how the count is
-# known without reading a byte in Python.
-
-class SentFile:
-    """A file-like response body that counts what is read or sendfile'd from it."""
-
-    def __init__(self, f, on_close: Callable[[int], None]):
-        self._f = f
-        self._on_close = on_close
-        try:
-            self._start = os.lseek(f.fileno(), 0, os.SEEK_CUR)
-        except (AttributeError, OSError, ValueError):
-            self._start = 0
-        self._pos = self._start
-
-    def fileno(self) -> int:
-        return self._f.fileno()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._f.read(size)
-        self._pos += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        seek = getattr(self._f, 'seek', None)
-        self._pos = seek(offset, whence) if seek else os.lseek(self.fileno(), offset,
-                                                               whence)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        on_close, self._on_close = self._on_close, None
-        try:
-            if on_close:
-                _report(on_close, self._pos - self._start)
-        finally:
-            self._f.close()
-
-
-class SentIterator:
-    """An iterable response body that counts the bytes it yields."""
-
-    def __init__(self, chunks, on_close: Callable[[int], None]):
-        self._chunks = chunks
-        self._it: Iterator[bytes] = iter(chunks)
-        self._on_close = on_close
-        self._sent = 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> bytes:
-        chunk = next(self._it)
-        self._sent += len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        on_close, self._on_close = self._on_close, None
-        try:
-            if on_close:
-                _report(on_close, self._sent)
-        finally:
-            close = getattr(self._chunks, 'close', None)
-            if close:
-                close()
-
-
-def counting(data, on_close: Callable[[int], None]):
-    """``data`` (a file or an iterator of chunks) reporting its bytes sent on close."""
-    if hasattr(data, 'read'):
-        return SentFile(data, on_close)
-    return SentIterator(data, on_close)
-
-
-def _report(on_close: Callable[[int], None], sent: int) -> None:
-    try:
-        on_close(sent)
-    except Exception as e:      # a notification must never break a response
-        LOG.error('An error occurred during image.send notification: %s', e)

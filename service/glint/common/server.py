@@ -4,10 +4,8 @@ instead of its own command line, so both read bind_host / bind_port / workers al
 """
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
-import socket
 from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
@@ -31,30 +29,6 @@ def load_paste(conf: cfg.ConfigOpts, service: str):
     flavor = (conf.paste_deploy.flavor or '').strip()
     pipeline = service + ('-' + flavor if flavor else '')
     return deploy.loadapp('config:' + paste_file(conf, service), name=pipeline)
-
-
-# A response body sent with TCP_CORK set leaves in full segments, headers included, as
-# with nginx's `tcp_nopush`. Measured on a 1 GiB download (sendfile) over loopback: 12 %
-# less server CPU per GiB and 14 % more throughput (bench/README.md). The cork is set
-# only once the answer is known (never while gunicorn may still send "100 Continue") and
-# taken off after the response, which sends the last partial segment at once.
-CORKED = 'glint.corked'
-
-
-def cork(environ: dict) -> None:
-    """Hold the rest of this response back until it fills segments (see above)."""
-    sock = environ.get('gunicorn.socket')
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-        environ[CORKED] = sock
-
-
-def uncork(worker, req, environ: dict, resp) -> None:
-    """gunicorn's post_request hook: flush what cork() held back."""
-    sock = environ.pop(CORKED, None)
-    if sock is not None:
-        with contextlib.suppress(OSError):        # the client may have gone already
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
 
 
 class Server(BaseApplication):
@@ -86,7 +60,6 @@ def gunicorn_settings(conf: cfg.ConfigOpts, service: str) -> dict:
         'accesslog': '-' if conf.debug else None,
         'proc_name': service,
         'control_socket_disable': True,   # one shared path per user: no use to us
-        'post_request': uncork,
     }
 
 

@@ -12,7 +12,7 @@ import logging
 import uuid
 
 from glint import notifications
-from glint.common import exception, hashing
+from glint.common import exception, hashing, outgoing
 from glint.db.api import ImageDatabase, ListQuery
 from glint.domain import limits
 from glint.domain.model import WRITABLE_FIELDS, Image, Member, isotime
@@ -357,15 +357,19 @@ class ImageService:
                 destination_ip: str | None) -> store_base.Reader:
         """The reader of a download, reporting image.send once the server has sent
         it (closed it); unchanged, at no cost, when nobody listens. A file stays a
-        file (sendfile), see glint.notifications."""
+        file (sendfile), see glint.common.outgoing."""
         if not self.notifier.wants('image.send'):
             return reader
         expected = reader.length
 
         def sent(count: int) -> None:
             notify = self.notifier.info if count == expected else self.notifier.error
-            notify('image.send', notifications.send_payload(image, ctx, count, destination_ip))
-        return store_base.Reader(notifications.counting(reader.data, sent), reader.length)
+            try:
+                notify('image.send',
+                       notifications.send_payload(image, ctx, count, destination_ip))
+            except Exception as e:      # a notification must never break a response
+                LOG.error('An error occurred during image.send notification: %s', e)
+        return store_base.Reader(outgoing.on_close(reader.data, sent), reader.length)
 
     # -- members ----------------------------------------------------------------
     # As in Glance, member rules see the image's target, whose member_id is the caller's

@@ -6,7 +6,7 @@ import re
 import falcon
 
 from glint.api import common
-from glint.common import body, exception, server
+from glint.common import body, exception, outgoing
 
 RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
 
@@ -81,5 +81,4 @@ class ImageFile:
                 wanted[0], wanted[0] + wanted[1] - 1, image.size))
         # image.send goes out when the server closes the body (it stays a file: sendfile)
         reader = self.api.images.sending(ctx, image, reader, req.remote_addr)
-        server.cork(req.env)
-        resp.set_stream(reader.data, reader.length)
+        resp.set_stream(outgoing.corked(req.env, reader.data), reader.length)
