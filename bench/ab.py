@@ -58,7 +58,7 @@ def upload_round(name: str, svc: run.Service, path, meta) -> None:
         svc.api.call('DELETE', '/v2/images/' + image_id)
 
 
-def download_rounds(services: dict, rounds: int, path, meta) -> None:
+def download_rounds(services: dict, rounds: int, path) -> None:
     urls = {}
     for name, svc in services.items():
         image_id = svc.api.create(0)
@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
                 upload_round(name, svc, path, meta)
             return 0
         if mode == 'download':
-            download_rounds(services, 3 * rounds, path, meta)
+            download_rounds(services, 3 * rounds, path)
             return 0
         ids = {v: [s.api.create(i) for i in range(50)] for v, s in services.items()}
         stats = {v: {'show': [], 'create': [], 'show_cpu': 0.0, 'create_cpu': 0.0}
