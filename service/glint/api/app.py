@@ -7,12 +7,15 @@ import falcon
 from oslo_config import cfg
 from oslo_context import context as oslo_context
 
-from glint import notifier
+from glint import checks, notifier
 from glint.api import common, errors, versions
 from glint.api.v2 import discovery, image_data, images, members
-from glint.common import config, server
+from glint.common import server
 from glint.db import api as db_api
+from glint.domain.data import ImageDataService
+from glint.domain.gateway import Gateway
 from glint.domain.images import ImageService
+from glint.domain.members import MemberService
 from glint.domain.protection import PropertyProtection
 from glint.policy import Enforcer
 from glint.store.backend import Stores
@@ -39,14 +42,16 @@ class CallerContext:
 
 
 def build(conf: cfg.ConfigOpts) -> falcon.App:
+    checks.enforce(conf, 'glance-api')
     stores = Stores(conf)
     stores.configure()
     enforcer = Enforcer(conf)
     protection = (PropertyProtection(conf, enforcer) if conf.property_protection_file
                   else None)
-    service = ImageService(conf, db_api.load(conf), stores, enforcer, protection,
-                           notifier.build(conf))
-    api = common.Api(conf, service)
+    gateway = Gateway(conf, db_api.load(conf), stores, enforcer, protection,
+                      notifier.build(conf))
+    api = common.Api(conf, ImageService(gateway), ImageDataService(gateway),
+                     MemberService(gateway))
 
     app = falcon.App(middleware=[CallerContext(enforcer)])
     app.req_options.strip_url_path_trailing_slash = True
@@ -70,7 +75,6 @@ def build(conf: cfg.ConfigOpts) -> falcon.App:
         routes['/v2/schemas/' + name] = resource
     for path, resource in routes.items():
         app.add_route(path, resource)
-    config.log_unused_options()
     return app
 
 

@@ -5,11 +5,14 @@ import sys
 
 from oslo_config import cfg
 
+from glint import checks
 from glint.common import config, server
 
 
 def main(argv: list[str] | None = None) -> None:
+    cfg.CONF.register_cli_opts(checks.cli_opts)
     config.parse_args(sys.argv[1:] if argv is None else argv)
+    checks.at_start(cfg.CONF, 'glance-api')
     server.serve(cfg.CONF, 'glance-api')
 
 

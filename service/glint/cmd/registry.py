@@ -8,6 +8,7 @@ import sys
 
 from oslo_config import cfg
 
+from glint import checks
 from glint.common import config, server
 from glint.registry import app
 
@@ -54,10 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     # Glance's registry defaults; loopback because the default flavor has no auth.
     CONF.set_default('bind_port', 9191)
     CONF.set_default('bind_host', '127.0.0.1')
+    CONF.register_cli_opts(checks.cli_opts)
     config.parse_args(sys.argv[1:] if argv is None else argv, prog=app.SERVICE)
     reason = refuse_open_bind(CONF)
     if reason:
         sys.exit(reason)
+    checks.at_start(CONF, app.SERVICE)
     server.serve(CONF, app.SERVICE)
 
 

@@ -2,7 +2,7 @@
 
 Options registered by libraries (keystonemiddleware, oslo.messaging, oslo.policy,
 oslo.middleware) live with those libraries; everything else an upstream glance-api.conf
-may carry is accepted and reported once at start-up (see ``log_unused_options``).
+may carry is accepted and noted once at start-up (``unused_options``, glint.checks).
 """
 from __future__ import annotations
 
@@ -54,8 +54,6 @@ api_opts = [
     cfg.IntOpt('image_property_quota', default=128,
                help='Custom properties per image; -1 unlimited.'),
     cfg.IntOpt('image_tag_quota', default=128, help='Tags per image; -1 unlimited.'),
-    cfg.IntOpt('image_location_quota', default=10,
-               help='Locations per image; -1 unlimited.'),
 ]
 
 image_format_opts = [
@@ -76,6 +74,8 @@ paste_deploy_opts = [
 
 database_opts = [
     cfg.StrOpt('connection', secret=True,
+               deprecated_opts=[cfg.DeprecatedOpt('sql_connection', group='DEFAULT'),
+                                cfg.DeprecatedOpt('sql_connection', group='database')],
                help='SQLAlchemy URL of the image database.'),
     cfg.IntOpt('max_pool_size', default=5, help='Connections kept per process.'),
     cfg.IntOpt('max_overflow', default=50, help='Extra connections allowed.'),
@@ -138,21 +138,21 @@ def _known(section: str, option: str) -> bool:
         return False
 
 
-def log_unused_options() -> None:
-    """Name the options of the config files that Glint does not use.
-
-    Called once the application has registered every option it reads."""
+def unused_options(conf: cfg.ConfigOpts = CONF,
+                   translated: frozenset = frozenset()) -> list[tuple[str, str]]:
+    """(section, option) of the config files that Glint does not use, but those in
+    ``translated`` (read under another name). Ask once every option is registered."""
     parser = configparser.RawConfigParser(strict=False)
     try:
-        parser.read(config_files())
+        parser.read(config_files(conf))
     except configparser.Error:
-        return    # oslo.config already parsed these files; its verdict stands
+        return []    # oslo.config already parsed these files; its verdict stands
+    unused = []
     for section in ['DEFAULT'] + parser.sections():
         if section in LIBRARY_SECTIONS or section.startswith('os_glance'):
             continue
         items = parser.defaults() if section == 'DEFAULT' else {
             k: v for k, v in parser.items(section) if k not in parser.defaults()}
-        for option in items:
-            if not _known(section, option):
-                LOG.info('Option [%s] %s is not used by Glint; ignored.',
-                         section, option)
+        unused += [(section, option) for option in items
+                   if (section, option) not in translated and not _known(section, option)]
+    return unused

@@ -69,3 +69,12 @@ class StoreError(GlintError):
 class Gone(GlintError):
     status = 410
     message = 'The resource is gone.'
+
+
+class InvalidConfig(GlintError):
+    """A setting the service cannot honour: it refuses to start (glint.checks)."""
+
+    def __init__(self, group: str | None, option: str, why: str):
+        super().__init__(why)
+        self.group = group
+        self.option = option

@@ -13,10 +13,9 @@ import logging
 
 import falcon
 from oslo_config import cfg
-from oslo_context import context as oslo_context
 
-from glint.api.common import CONTEXT_KEY
-from glint.common import config, exception, server
+from glint import checks, context
+from glint.common import exception, server
 from glint.db.sqlalchemy import api as sql_api
 from glint.policy import Enforcer
 from glint.registry import rpc
@@ -34,7 +33,7 @@ class Rpc:
         self.enforcer = enforcer
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        ctx = req.env.get(CONTEXT_KEY) or oslo_context.RequestContext.from_environ(req.env)
+        ctx = context.from_environ(req.env)
         self.enforcer.enforce(ctx, 'registry_api', {})
         try:
             body = json.load(req.bounded_stream)
@@ -70,12 +69,12 @@ def _unexpected(req, resp, ex: Exception, params) -> None:
 
 
 def build(conf: cfg.ConfigOpts) -> falcon.App:
+    checks.enforce(conf, SERVICE)
     app = falcon.App()
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(falcon.HTTPError, _http_error)
     app.add_error_handler(exception.GlintError, _glint_error)
     app.add_route(rpc.PATH, Rpc(sql_api.connect(conf), Enforcer(conf)))
-    config.log_unused_options()
     return app
 
 

@@ -5,6 +5,7 @@ Configured as most glance-api.conf files still do it: ``[glance_store] stores``,
 """
 from __future__ import annotations
 
+import importlib.metadata
 import urllib.parse
 
 from oslo_config import cfg
@@ -29,6 +30,14 @@ LEGACY_NAMES = {
 store_opts = [
     cfg.ListOpt('stores', default=['file', 'http'], help='Enabled store drivers.'),
     cfg.StrOpt('default_store', default='file', help='Where new image data goes.'),
+    cfg.StrOpt('default_backend', help='Multi-store: the backend new images go to '
+                                       '(not served yet: Glint refuses it).'),
+]
+# Glance's multi-store switch: registered so that Glint can refuse it by name instead of
+# writing every image to the single store while the operator expects several.
+multi_store_opts = [
+    cfg.DictOpt('enabled_backends', help='Multi-store backends "id:type,..." (not '
+                                         'served yet: Glint refuses it).'),
 ]
 
 
@@ -37,11 +46,17 @@ def _canonical(name: str) -> str:
     return LEGACY_NAMES.get(name.lower(), name)
 
 
+def _entry_point_names() -> list[str]:
+    return sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINTS)})
+
+
 def _driver_class(name: str) -> type[base.Store]:
     try:
         return driver.DriverManager(ENTRY_POINTS, name, invoke_on_load=False).driver
     except Exception:
-        raise exception.GlintError('Unknown store driver "%s".' % name)
+        raise exception.InvalidConfig(
+            GROUP, 'stores', 'Glint has no store driver "%s" (it has: %s).'
+            % (name, ', '.join(_entry_point_names())))
 
 
 class Stores:
@@ -49,6 +64,8 @@ class Stores:
 
     def __init__(self, conf: cfg.ConfigOpts):
         conf.register_opts(store_opts, group=GROUP)
+        conf.register_opts(multi_store_opts)
+        _refuse_multi_store(conf)
         names = dict.fromkeys(_canonical(n) for n in conf[GROUP].stores)
         self.by_name: dict[str, base.Store] = {}
         for name in names:
@@ -57,8 +74,9 @@ class Stores:
             self.by_name[name] = cls(conf, GROUP)
         self.default_name = _canonical(conf[GROUP].default_store)
         if self.default_name not in self.by_name:
-            raise exception.GlintError('default_store "%s" is not among the enabled '
-                                       'stores %s.' % (self.default_name, list(names)))
+            raise exception.InvalidConfig(
+                GROUP, 'default_store', '"%s" is not among the enabled stores (%s).'
+                % (self.default_name, ', '.join(names)))
         self.by_scheme = {scheme: store for store in self.by_name.values()
                           for scheme in store.schemes}
 
@@ -78,8 +96,17 @@ class Stores:
             raise exception.NotFound('No store serves locations of scheme "%s".' % scheme)
 
 
+def _refuse_multi_store(conf: cfg.ConfigOpts) -> None:
+    why = ('multi-store is not served by Glint yet: configure one store with '
+           '[glance_store] stores and default_store.')
+    if conf.enabled_backends:
+        raise exception.InvalidConfig(None, 'enabled_backends', why)
+    if conf[GROUP].default_backend:
+        raise exception.InvalidConfig(GROUP, 'default_backend', why)
+
+
 def list_opts():
     opts = list(store_opts)
     for name in ('file', 'http'):
         opts += _driver_class(name).opts
-    return [(GROUP, opts)]
+    return [('DEFAULT', multi_store_opts), (GROUP, opts)]

@@ -76,8 +76,6 @@ class FileStore(base.Store):
         cfg.IntOpt('filesystem_store_file_perm', default=0,
                    help='Octal-like permission bits for new image files; 0 keeps '
                         'the umask default.'),
-        cfg.IntOpt('filesystem_store_chunk_size', default=64 * 1024 * 1024,
-                   help='Largest read when streaming an image out.'),
     ]
 
     def configure(self) -> None:

@@ -1,7 +1,7 @@
 """The read-only HTTP store: images whose data lives at an http(s) URL."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import requests
 from oslo_config import cfg
@@ -10,6 +10,18 @@ from glint.common import exception
 from glint.store import base
 
 CHUNK = 1024 * 1024
+
+
+def _slice(chunks: Iterator[bytes], start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of the stream ``chunks``."""
+    position = 0
+    for chunk in chunks:
+        lo, hi = max(start - position, 0), min(end - position, len(chunk))
+        position += len(chunk)
+        if lo < hi:
+            yield chunk[lo:hi]
+        if position >= end:
+            return
 
 
 class HttpStore(base.Store):
@@ -48,7 +60,12 @@ class HttpStore(base.Store):
             raise exception.StoreError('Fetching %s returned HTTP %s'
                                        % (url, resp.status_code))
         size = int(resp.headers.get('Content-Length', 0))
-        return base.Reader(resp.iter_content(CHUNK), size)
+        chunks = resp.iter_content(CHUNK)
+        if resp.status_code == 200 and headers:
+            # The server ignored our Range and sends the whole object: cut it here.
+            end = size if length is None else min(size, offset + length)
+            return base.Reader(_slice(chunks, offset, end), max(end - offset, 0))
+        return base.Reader(chunks, size)
 
     def delete(self, url: str) -> None:
         """Data at a remote URL is not ours to delete."""
