@@ -23,7 +23,7 @@ from paste.deploy import loadwsgi
 
 from glint.common import config, exception, legacy, server
 from glint.db import api as db_api
-from glint.domain.images import parse_size
+from glint.domain.limits import parse_size
 from glint.store.backend import Stores
 
 LOG = logging.getLogger(__name__)
