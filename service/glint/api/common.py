@@ -10,12 +10,14 @@ from oslo_context import context as oslo_context
 from glint.api.v2 import schemas
 from glint.api.v2.views import image_view
 from glint.common import exception
+from glint.context import CONTEXT_KEY
+from glint.domain.data import ImageDataService
 from glint.domain.images import ImageService
+from glint.domain.members import MemberService
 
 MAX_JSON_BODY = 1024 * 1024
 # Interoperable import methods Glint serves; configured ones beyond these are not offered.
 SUPPORTED_IMPORT_METHODS: frozenset[str] = frozenset()
-CONTEXT_KEY = 'glint.context'
 
 
 class UnsupportedMediaType(exception.GlintError):
@@ -29,9 +31,12 @@ class UnsupportedMediaType(exception.GlintError):
 class Api:
     """Handles shared by the resources of one application."""
 
-    def __init__(self, conf, images: ImageService):
+    def __init__(self, conf, images: ImageService, data: ImageDataService,
+                 members: MemberService):
         self.conf = conf
         self.images = images
+        self.data = data
+        self.members = members
         formats = conf.image_format
         self.image_schema = schemas.image_schema(formats.disk_formats,
                                                  formats.container_formats)

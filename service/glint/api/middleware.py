@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from oslo_context import context as oslo_context
 
-from glint.api.common import CONTEXT_KEY
 from glint.api.errors import wsgi_error
+from glint.context import CONTEXT_KEY
 
 ANONYMOUS_PATHS = frozenset({'', '/', '/versions'})
 IDENTITY_HEADERS = ('HTTP_X_ROLES', 'HTTP_X_PROJECT_ID', 'HTTP_X_TENANT_ID',

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from glint.api import common
 from glint.api.v2 import schemas
-from glint.domain.images import parse_size
 
 MIB = 1024 * 1024
 
@@ -42,10 +41,9 @@ class UsageInfo:
         self.api = api
 
     def on_get(self, req, resp) -> None:
-        owner = common.context(req).project_id
-        db = self.api.images.db
-        quota = parse_size(self.api.conf.user_storage_quota)
+        usage = self.api.images.usage(common.context(req))
+        quota = usage.storage_quota
         common.send_json(resp, {'usage': {
             'image_size_total': {'limit': quota // MIB if quota else -1,
-                                 'usage': db.storage_used(owner) // MIB},
-            'image_count_total': {'limit': -1, 'usage': db.image_count(owner)}}})
+                                 'usage': usage.storage_used // MIB},
+            'image_count_total': {'limit': -1, 'usage': usage.image_count}}})

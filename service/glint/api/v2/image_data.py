@@ -57,12 +57,12 @@ class ImageFile:
                                                                              'none'))
         size = _declared_size(req)
         data = body.request_body(req.env, req.content_length)
-        self.api.images.upload(common.context(req), image_id, data, size)
+        self.api.data.upload(common.context(req), image_id, data, size)
         resp.status = falcon.HTTP_204
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         ctx = common.context(req)
-        image, open_data = self.api.images.download(ctx, image_id)
+        image, open_data = self.api.data.download(ctx, image_id)
         if open_data is None:
             resp.status = falcon.HTTP_204
             return
@@ -80,5 +80,5 @@ class ImageFile:
             resp.set_header('Content-Range', 'bytes %d-%d/%d' % (
                 wanted[0], wanted[0] + wanted[1] - 1, image.size))
         # image.send goes out when the server closes the body (it stays a file: sendfile)
-        reader = self.api.images.sending(ctx, image, reader, req.remote_addr)
+        reader = self.api.data.sending(ctx, image, reader, req.remote_addr)
         resp.set_stream(outgoing.corked(req.env, reader.data), reader.length)

@@ -27,7 +27,7 @@ class Members:
         self.api = api
 
     def on_get(self, req, resp, image_id: str) -> None:
-        members = self.api.images.list_members(common.context(req), image_id)
+        members = self.api.members.list(common.context(req), image_id)
         common.send_json(resp, {'members': [member_view(m) for m in members],
                                 'schema': '/v2/schemas/members'})
 
@@ -35,7 +35,7 @@ class Members:
         member_id = _field(req, 'member', 'Member to be added not specified')
         if len(member_id) > 255:
             raise exception.BadRequest('Member id is longer than 255 characters.')
-        member = self.api.images.add_member(common.context(req), image_id, member_id)
+        member = self.api.members.add(common.context(req), image_id, member_id)
         common.send_json(resp, member_view(member))
 
 
@@ -44,17 +44,17 @@ class Member:
         self.api = api
 
     def on_get(self, req, resp, image_id: str, member_id: str) -> None:
-        member = self.api.images.get_member(common.context(req), image_id, member_id)
+        member = self.api.members.get(common.context(req), image_id, member_id)
         common.send_json(resp, member_view(member))
 
     def on_put(self, req, resp, image_id: str, member_id: str) -> None:
         status = _field(req, 'status', 'Status not specified')
         if status not in MEMBER_STATUSES:
             raise exception.BadRequest('Invalid status: %s' % status)
-        member = self.api.images.update_member(common.context(req), image_id,
+        member = self.api.members.update(common.context(req), image_id,
                                                member_id, status)
         common.send_json(resp, member_view(member))
 
     def on_delete(self, req, resp, image_id: str, member_id: str) -> None:
-        self.api.images.delete_member(common.context(req), image_id, member_id)
+        self.api.members.delete(common.context(req), image_id, member_id)
         resp.status = falcon.HTTP_204

@@ -1,0 +1,140 @@
+"""Image data: upload (queued -> saving -> active, back to queued on failure) and
+download, with the size cap and the owner's storage quota."""
+from __future__ import annotations
+
+import logging
+
+from glint import notifications
+from glint.common import exception, hashing, outgoing
+from glint.domain import limits
+from glint.domain.gateway import Gateway
+from glint.domain.model import Image
+from glint.store import base as store_base
+
+LOG = logging.getLogger(__name__)
+
+
+class ImageDataService:
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+        self.conf = gateway.conf
+        self.db = gateway.db
+        self.notifier = gateway.notifier
+
+    # -- upload -----------------------------------------------------------------
+    def upload(self, ctx, image_id: str, body, size: int | None) -> None:
+        """Store ``body`` (anything with ``readinto``, see glint.common.body) as the
+        image's data."""
+        image = self.gateway.get(ctx, image_id)
+        self.gateway.enforce(ctx, 'upload_image', image)
+        if image.status != 'queued':
+            raise exception.Conflict('Image status transition from %s to saving is '
+                                     'not allowed' % image.status)
+        if not image.disk_format or not image.container_format:
+            raise exception.BadRequest('Properties disk_format, container_format must '
+                                       'be set prior to saving data.')
+        limit, why = self._upload_limit(image)
+        if size is not None and size > limit:
+            raise exception.RequestEntityTooLarge(why)
+        saving = self.db.image_update(image_id, {'status': 'saving'},
+                                      expect_status=('queued',))
+        self.gateway.notify_image('image.update', saving)
+        self._notify_data('image.prepare', saving)
+        try:
+            stored, hashed = self._store(image_id, body, size, limit, why)
+            if size is not None and stored.size != size:
+                self.gateway.delete_data(stored.url)
+                raise exception.BadRequest('Size of uploaded data (%d) does not match '
+                                           'the declared size (%d).' % (stored.size, size))
+        except BaseException as e:
+            self._upload_failed(image_id, e)
+            self._restore_queued(image_id)
+            raise
+        self._activate(image_id, stored, hashed)
+
+    def _upload_limit(self, image: Image) -> tuple[int, str]:
+        """The most bytes this upload may store, and the 413 message past it."""
+        limit, why = self.conf.image_size_cap, 'The incoming image is too large: ' \
+            'the limit is %d bytes.' % self.conf.image_size_cap
+        quota = limits.parse_size(self.conf.user_storage_quota)
+        if quota > 0:
+            left = quota - self.db.storage_used(image.owner, exclude_image=image.id)
+            if left < limit:
+                limit, why = max(left, 0), ('Image exceeds the storage quota: %d bytes '
+                                            'left of %d.' % (max(left, 0), quota))
+        return limit, why
+
+    def _store(self, image_id: str, body, size: int | None, limit: int, why: str):
+        store = self.gateway.stores.default
+        return hashing.store_hashed(body, lambda chunks: store.add(image_id, chunks, size),
+                                    self.conf.hashing_algorithm, limit, why)
+
+    def _notify_data(self, event: str, row) -> None:
+        """image.prepare / image.upload also carry Glance's import-progress lists."""
+        if self.notifier.wants(event):
+            extra = notifications.import_properties(row)
+            self.notifier.info(event, notifications.image_payload(row, **extra))
+
+    def _upload_failed(self, image_id: str, error: BaseException) -> None:
+        """As Glance: an error-priority image.upload whose payload is the message."""
+        if self.notifier.wants('image.upload'):
+            self.notifier.error('image.upload', notifications.upload_failure(image_id, error))
+
+    def _restore_queued(self, image_id: str) -> None:
+        try:
+            row = self.db.image_update(image_id, {'status': 'queued'},
+                                       expect_status=('saving',))
+        except (exception.NotFound, exception.Conflict):
+            return
+        self.gateway.notify_image('image.update', row)
+
+    def _activate(self, image_id: str, stored: store_base.Stored,
+                  hashed: hashing.Hashed) -> None:
+        values = {'status': 'active', 'size': stored.size, 'checksum': hashed.checksum,
+                  'os_hash_algo': hashed.algorithm, 'os_hash_value': hashed.os_hash_value}
+        try:
+            row = self.db.image_update(image_id, values, expect_status=('saving',),
+                                       add_locations=[(stored.url, stored.metadata)])
+        except (exception.NotFound, exception.Conflict):
+            self.gateway.delete_data(stored.url)
+            gone = exception.Gone('Image %s could not be found after upload. The image '
+                                  'may have been deleted during the upload, cleaning '
+                                  'up the chunks uploaded.' % image_id)
+            self._upload_failed(image_id, gone)
+            raise gone
+        # Glance's order: the data is in (upload), the image is active, it was saved.
+        self._notify_data('image.upload', row)
+        self.gateway.notify_image('image.activate', row)
+        self.gateway.notify_image('image.update', row)
+
+    # -- download ---------------------------------------------------------------
+    def download(self, ctx, image_id: str):
+        """The image and an ``open(offset, length)`` for its data (None: no data)."""
+        image = self.gateway.get(ctx, image_id)
+        self.gateway.enforce(ctx, 'download_image', image)
+        if image.status == 'deactivated' and not ctx.is_admin:
+            raise exception.Forbidden('The requested image has been deactivated. '
+                                      'Image data download is forbidden.')
+        if not image.locations:
+            return image, None
+        url = image.locations[0]['url']
+        store = self.gateway.stores.for_url(url)
+        return image, lambda offset=0, length=None: store.open(url, offset, length)
+
+    def sending(self, ctx, image: Image, reader: store_base.Reader,
+                destination_ip: str | None) -> store_base.Reader:
+        """The reader of a download, reporting image.send once the server has sent
+        it (closed it); unchanged, at no cost, when nobody listens. A file stays a
+        file (sendfile), see glint.common.outgoing."""
+        if not self.notifier.wants('image.send'):
+            return reader
+        expected = reader.length
+
+        def sent(count: int) -> None:
+            notify = self.notifier.info if count == expected else self.notifier.error
+            try:
+                notify('image.send',
+                       notifications.send_payload(image, ctx, count, destination_ip))
+            except Exception as e:      # a notification must never break a response
+                LOG.error('An error occurred during image.send notification: %s', e)
+        return store_base.Reader(outgoing.on_close(reader.data, sent), reader.length)
