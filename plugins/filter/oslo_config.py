@@ -6,6 +6,8 @@ A configuration is a dict of sections, each a dict of options. ``oslo_config`` m
 role's sections, its Keystone sections (only with ``[paste_deploy] flavor = keystone``) and
 the operator's overrides, and maps the older install guides' option names to today's;
 ``oslo_ini`` writes the result; ``oslo_has_secret`` tells whether it holds a secret.
+What Glint would ignore is left out: [DEFAULT] transport_url and [oslo_messaging_rabbit]
+without a notification driver (Glint loads oslo.messaging only for one).
 
 Overrides follow OpenStack-Ansible's config_template: they are merged option by option
 into the sections, and a list is written comma-separated. Unlike config_template, a null
@@ -20,7 +22,9 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 # MultiStrOpt options the roles may write: one "name = item" line per list item.
-MULTI_OPTIONS = frozenset({'filesystem_store_datadirs', 'policy_dirs'})
+MULTI_OPTIONS = frozenset({('glance_store', 'filesystem_store_datadirs'),
+                           ('oslo_policy', 'policy_dirs'),
+                           ('oslo_messaging_notifications', 'driver')})
 
 # Older guides' options that no current library reads, and where their values go today.
 MOVED = {
@@ -39,6 +43,10 @@ MOVED = {
 RABBIT_OPTIONS = ('rabbit_host', 'rabbit_hosts', 'rabbit_port', 'rabbit_userid',
                   'rabbit_password', 'rabbit_virtual_host')
 RABBIT_SECTIONS = ('DEFAULT', 'oslo_messaging_rabbit')
+
+# oslo.messaging is loaded only for a notification driver: without one these are unused.
+NOTIFICATIONS = 'oslo_messaging_notifications'
+MESSAGING_ONLY = (('DEFAULT', 'transport_url'), ('oslo_messaging_rabbit', None))
 
 SECRET_OPTION = re.compile(r'(password|secret_key)$')
 URL_CREDENTIALS = re.compile(r'://[^/@" ]+:[^/@" ]+@')
@@ -88,8 +96,17 @@ def _translate(layer, older_first):
         if target is None:
             target = out[new_section] = {}
         if older_first or new not in target:
-            target[new] = value
+            target[new] = _keystone_v3(value) if old == 'identity_uri' else value
     return out, rabbit
+
+
+def _keystone_v3(url):
+    """identity_uri (unversioned or /v2.0, gone from Keystone) as a v3 auth_url, as the
+    service itself translates it."""
+    url = str(url).rstrip('/')
+    if url.endswith('/v2.0'):
+        url = url[:-len('/v2.0')]
+    return url if url.endswith('/v3') else url + '/v3'
 
 
 def _merge(into, layer):
@@ -136,7 +153,21 @@ def _combine(layers):
     default = conf.get('DEFAULT') or {}
     if url and default.get('transport_url') is None:
         conf.setdefault('DEFAULT', {})['transport_url'] = url
+    if not _notifying(conf):
+        for section, option in MESSAGING_ONLY:
+            if option is None:
+                conf.pop(section, None)
+            elif section in conf:
+                conf[section].pop(option, None)
     return conf
+
+
+def _notifying(conf):
+    """A notification driver other than noop is set ([oslo_messaging_notifications]
+    driver is multi-valued)."""
+    drivers = (conf.get(NOTIFICATIONS) or {}).get('driver')
+    drivers = drivers if isinstance(drivers, (list, tuple)) else [drivers]
+    return any(d not in (None, '', 'noop') for d in drivers)
 
 
 def oslo_config(base, *overrides, keystone=None):
@@ -174,9 +205,8 @@ def _line(section, name, value):
 
 def oslo_ini(sections, header=(), multi=()):
     """The ini text: null options and empty sections left out, lists comma-joined
-    (MULTI_OPTIONS and multi: one line per item), dicts as key:value, booleans
-    true/false, header as comment lines at the top."""
-    multi = MULTI_OPTIONS | set(multi)
+    (MULTI_OPTIONS and the option names in multi: one line per item), dicts as
+    key:value, booleans true/false, header as comment lines at the top."""
     if isinstance(header, str) or not all(isinstance(line, str) for line in header):
         raise AnsibleFilterError('oslo_ini: header must be a list of strings, not %r' % (header,))
     lines = ['# ' + line if line else '#' for line in header]
@@ -190,7 +220,8 @@ def oslo_ini(sections, header=(), multi=()):
         for name, value in kept:
             if re.search(r'[=:\s\[]', str(name)) or not str(name):
                 raise AnsibleFilterError('[%s]: invalid option name %r' % (section, name))
-            if name in multi and isinstance(value, (list, tuple)):
+            many = (section, name) in MULTI_OPTIONS or name in multi
+            if many and isinstance(value, (list, tuple)):
                 lines += [_line(section, name, one) for one in value]
             else:
                 lines.append(_line(section, name, value))

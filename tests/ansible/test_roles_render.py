@@ -179,7 +179,7 @@ def test_older_guides_inputs_in_overrides_are_mapped(tmp_path):
     assert dict(conf['oslo_messaging_rabbit']) == {'rabbit_ha_queues': 'true'}
     auth = conf['keystone_authtoken']
     assert (auth['www_authenticate_uri'], auth['auth_url'], auth['auth_type']) == (
-        'http://ks:5000/v2.0', 'http://ks:35357', 'password')
+        'http://ks:5000/v2.0', 'http://ks:35357/v3', 'password')   # v3, as the service reads it
     assert (auth['username'], auth['password'], auth['project_name']) == (
         'glance', 'secret', 'services')
     for section, option in [('DEFAULT', 'rabbit_host'), ('DEFAULT', 'notification_driver'),
@@ -191,6 +191,7 @@ def test_older_guides_inputs_in_overrides_are_mapped(tmp_path):
 
 def test_older_guides_role_variables_are_mapped(tmp_path):
     conf, _ = api_conf(tmp_path, glance_api_flavor='keystone',
+                    glance_api_notification_driver='messagingv2',
                     glance_api_rabbit_hosts=['r1', 'r2:5673', '[fd00::1]'],
                     glance_api_rabbit_userid='glance', glance_api_rabbit_password='pw',
                     glance_api_keystone_auth_uri='http://ks:5000',
@@ -201,9 +202,18 @@ def test_older_guides_role_variables_are_mapped(tmp_path):
     assert conf['DEFAULT']['transport_url'] == (
         'rabbit://glance:pw@r1:5672,glance:pw@r2:5673,glance:pw@[fd00::1]:5672/')
     auth = conf['keystone_authtoken']
-    assert (auth['www_authenticate_uri'], auth['auth_url']) == ('http://ks:5000', 'http://ks:35357')
+    assert (auth['www_authenticate_uri'], auth['auth_url']) == ('http://ks:5000', 'http://ks:35357/v3')
     assert (auth['username'], auth['password'], auth['project_name']) == (
         'glance2', 'pw2', 'service2')
+
+
+def test_no_transport_url_without_notifications(tmp_path):
+    # Glint loads oslo.messaging only for a notification driver: it would ignore these.
+    conf, _ = api_conf(tmp_path, glance_api_transport_url='rabbit://glance:pw@r1:5672/',
+                       glance_api_oslo_messaging_rabbit={'rabbit_quorum_queue': True})
+    assert conf['oslo_messaging_notifications']['driver'] == 'noop'
+    assert 'transport_url' not in conf['DEFAULT']
+    assert not conf.has_section('oslo_messaging_rabbit')
 
 
 def test_overrides_deep_merge_and_null_removes(tmp_path):

@@ -42,9 +42,10 @@ def test_ini_reads_back_with_configparser():
 
 
 def test_ini_multi_valued_options_by_name():
-    sections = {'s': {'opt': ['a', 'b'], 'policy_dirs': ['p', 'q']}}
+    sections = {'s': {'opt': ['a', 'b'], 'policy_dirs': ['p', 'q']},
+                'oslo_policy': {'policy_dirs': ['p', 'q']}}
     assert oslo_ini(sections).splitlines()[2:] == [
-        'opt = a,b', 'policy_dirs = p', 'policy_dirs = q']
+        'opt = a,b', 'policy_dirs = p,q', '', '[oslo_policy]', 'policy_dirs = p', 'policy_dirs = q']
     assert oslo_ini(sections, multi=['opt']).splitlines()[2:4] == ['opt = a', 'opt = b']
 
 
@@ -117,12 +118,21 @@ def test_overrides_win_over_the_keystone_sections():
 
 def test_older_keystone_names_in_overrides():
     conf = oslo_config(dict(BASE, paste_deploy={'flavor': 'keystone'}), {'keystone_authtoken': {
-        'auth_uri': 'http://ks:5000/v2.0', 'identity_uri': 'http://ks:35357',
+        'auth_uri': 'http://ks:5000/v2.0', 'identity_uri': 'http://ks:35357/v2.0/',
         'admin_user': 'glance', 'admin_password': 'secret', 'admin_tenant_name': 'services',
         'auth_plugin': 'password'}}, keystone=KEYSTONE)
     assert conf['keystone_authtoken'] == {
         'auth_type': 'password', 'username': 'glance', 'www_authenticate_uri': 'http://ks:5000/v2.0',
-        'auth_url': 'http://ks:35357', 'password': 'secret', 'project_name': 'services'}
+        'auth_url': 'http://ks:35357/v3', 'password': 'secret', 'project_name': 'services'}
+
+
+@pytest.mark.parametrize('identity_uri, auth_url', [
+    ('http://ks:35357', 'http://ks:35357/v3'), ('http://ks:5000/v3/', 'http://ks:5000/v3'),
+    ('https://ks/identity/v2.0', 'https://ks/identity/v3')])
+def test_identity_uri_is_a_keystone_v3_auth_url(identity_uri, auth_url):
+    # As the service translates it: Keystone's v2.0 API is gone.
+    conf = oslo_config({'keystone_authtoken': {'identity_uri': identity_uri}})
+    assert conf['keystone_authtoken'] == {'auth_url': auth_url}
 
 
 def test_older_name_wins_in_the_roles_layers_todays_in_overrides():
@@ -143,26 +153,44 @@ def test_sql_connection_and_notification_driver():
     assert conf == {'database': {'connection': 'sqlite:///a'}}
 
 
+NOTIFY = {'oslo_messaging_notifications': {'driver': 'messagingv2'}}
+
+
 def test_rabbit_options_become_transport_url():
     conf = oslo_config(
         {'DEFAULT': {'transport_url': None, 'rabbit_host': '', 'rabbit_hosts': [],
                      'rabbit_port': 5672, 'rabbit_userid': 'guest', 'rabbit_password': '',
                      'rabbit_virtual_host': '/'}},
         {'DEFAULT': {'rabbit_host': 'rabbit.example.net', 'rabbit_userid': 'openstack',
-                     'rabbit_password': 'p@ss/word:1'},
+                     'rabbit_password': 'p@ss/word:1', 'notification_driver': 'messaging'},
          'oslo_messaging_rabbit': {'rabbit_virtual_host': 'openstack', 'rabbit_ha_queues': True}})
     assert conf == {
         'DEFAULT': {'transport_url':
                     'rabbit://openstack:p%40ss%2Fword%3A1@rabbit.example.net:5672/openstack'},
-        'oslo_messaging_rabbit': {'rabbit_ha_queues': True}}
+        'oslo_messaging_rabbit': {'rabbit_ha_queues': True},
+        'oslo_messaging_notifications': {'driver': 'messaging'}}
 
 
 def test_rabbit_without_hosts_writes_nothing_and_a_given_transport_url_wins():
-    assert oslo_config({'DEFAULT': {'rabbit_port': 5672, 'rabbit_userid': 'guest'}}) == {
-        'DEFAULT': {}}
+    assert oslo_config({'DEFAULT': {'rabbit_port': 5672, 'rabbit_userid': 'guest'}}, NOTIFY) == {
+        'DEFAULT': {}, **NOTIFY}
     conf = oslo_config({'DEFAULT': {'transport_url': 'rabbit://a@b:1/'}},
-                       {'DEFAULT': {'rabbit_host': 'other'}})
+                       {'DEFAULT': {'rabbit_host': 'other'}}, NOTIFY)
     assert conf['DEFAULT'] == {'transport_url': 'rabbit://a@b:1/'}
+
+
+@pytest.mark.parametrize('driver', [None, '', 'noop', ['noop']])
+def test_without_notifications_no_messaging_options(driver):
+    # Glint loads oslo.messaging only for a notification driver: these would be ignored.
+    conf = oslo_config({'DEFAULT': {'transport_url': 'rabbit://a@b:1/', 'bind_port': 9292},
+                        'oslo_messaging_rabbit': {'rabbit_quorum_queue': True},
+                        'oslo_messaging_notifications': {'driver': driver}})
+    assert conf == {'DEFAULT': {'bind_port': 9292},
+                    'oslo_messaging_notifications': {'driver': driver}}
+    conf = oslo_config({'DEFAULT': {'transport_url': 'rabbit://a@b:1/'},
+                        'oslo_messaging_notifications': {'driver': ['noop', 'log']}})
+    assert conf['DEFAULT'] == {'transport_url': 'rabbit://a@b:1/'}
+    assert oslo_ini(conf).splitlines()[-2:] == ['driver = noop', 'driver = log']
 
 
 @pytest.mark.parametrize('rabbit, url', [
@@ -177,7 +205,7 @@ def test_rabbit_transport_url(rabbit, url):
 
 
 def test_rabbit_hosts_wins_over_rabbit_host_in_one_layer_later_layers_over_earlier():
-    role = {'DEFAULT': {'rabbit_hosts': ['a', 'b'], 'rabbit_host': 'c'}}
+    role = {'DEFAULT': {'rabbit_hosts': ['a', 'b'], 'rabbit_host': 'c'}, **NOTIFY}
     assert oslo_config(role)['DEFAULT']['transport_url'] == 'rabbit://guest@a:5672,guest@b:5672/'
     conf = oslo_config(role, {'oslo_messaging_rabbit': {'rabbit_host': 'd'}})
     assert conf['DEFAULT']['transport_url'] == 'rabbit://guest@d:5672/'
