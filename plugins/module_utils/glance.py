@@ -5,8 +5,8 @@
 The connection comes from openstacksdk (clouds.yaml, an auth dict, or no auth with an
 endpoint), but the modules speak the Images API v2 directly through the SDK's image
 adapter: they send exactly the JSON patch they planned and return each image exactly as
-the API shows it.  The planning functions below are pure, so unit tests drive them
-without a server.
+the API shows it.  GlanceModule is what every module shares around its own work; the
+planning functions below are pure, so unit tests drive them without a server.
 """
 
 
@@ -14,6 +14,8 @@ import hashlib
 import json
 import re
 import time
+
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     import openstack
@@ -78,10 +80,57 @@ class GlanceError(Exception):
         self.status = status
 
 
+class Failure(Exception):
+    """A reason to fail the task before (or instead of) changing anything."""
+
+
 def glance_argument_spec(**module_spec):
     spec = dict(CONNECTION_SPEC)
     spec.update(module_spec)
     return spec
+
+
+class GlanceModule:
+    """The base of the image modules: the AnsibleModule with the connection options,
+    the client, check mode, and one mapping of errors to a failed task (a Failure's
+    message; a GlanceError's message and HTTP status).
+
+    A module sets ``argument_spec`` (its own options) and, when it has them,
+    ``module_kwargs`` (required_one_of, mutually_exclusive, ...), and implements
+    ``run()``, which returns the module's result (``changed`` and its return values).
+    """
+
+    argument_spec = {}
+    module_kwargs = {}
+
+    def __init__(self):
+        self.module = AnsibleModule(argument_spec=glance_argument_spec(**self.argument_spec),
+                                    supports_check_mode=True, **self.module_kwargs)
+        self.params = self.module.params
+        self.check = self.module.check_mode
+        self.client = connect(self.module)
+
+    def run(self):
+        raise NotImplementedError
+
+    def planned_only(self, changed):
+        """Whether the task stops at its plan: check mode, or nothing to change."""
+        return self.check or not changed
+
+    @staticmethod
+    def result(changed, before, after, **values):
+        """The module's result, with the diff of two views (None: nothing, {})."""
+        return dict(values, changed=changed, diff={'before': before or {}, 'after': after or {}})
+
+    def execute(self):
+        """Run the module and exit with its result, or fail the task."""
+        try:
+            result = self.run()
+        except Failure as e:
+            self.module.fail_json(msg=str(e))
+        except GlanceError as e:
+            self.module.fail_json(msg=str(e), status=e.status)
+        self.module.exit_json(**result)
 
 
 # ---------------------------------------------------------------- connection

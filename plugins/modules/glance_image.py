@@ -259,27 +259,26 @@ diff:
 
 import os  # noqa: E402 (Ansible modules document themselves before their imports)
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.glint.glance.plugins.module_utils.glance import (  # noqa: E402
     DEFAULT_FORMATS,
     FORMAT_ATTRIBUTES,
+    Failure,
     GlanceError,
+    GlanceModule,
     apply_patch,
-    connect,
     content_action,
     content_matches,
     creation_body,
     custom_properties,
     desired_attributes,
     desired_properties,
-    glance_argument_spec,
     image_attributes,
     managed_view,
     misplaced_properties,
     plan_patch,
 )
 
-ARGUMENT_SPEC = glance_argument_spec(
+OPTIONS = dict(
     name=dict(type='str'),
     id=dict(type='str'),
     state=dict(type='str', default='present', choices=['present', 'absent', 'deactivated']),
@@ -307,16 +306,10 @@ ARGUMENT_SPEC = glance_argument_spec(
 )
 
 
-class Failure(Exception):
-    """A reason to fail the task before (or instead of) changing anything."""
-
-
-class ImageTask:
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self.params = module.params
-        self.check = module.check_mode
+class ImageTask(GlanceModule):
+    argument_spec = OPTIONS
+    module_kwargs = dict(required_one_of=[('name', 'id')],
+                         mutually_exclusive=[('filename', 'url')])
 
     # -------------------------------------------------------------- lookups
     def find(self):
@@ -445,16 +438,15 @@ class ImageTask:
         if params['state'] == 'deactivated':
             self.check_can_deactivate(predicted)
             predicted['status'] = 'deactivated'
-        diff = {'before': {}, 'after': managed_view(predicted)}
         if self.check:
-            return dict(changed=True, image=None, diff=diff)
+            return self.result(True, None, managed_view(predicted), image=None)
         image = self.client.create_image(body)
         if self.has_data_source():
             image = self.put_data(image['id'])
         if params['state'] == 'deactivated':
             self.set_status(image, 'deactivated')
         image = self.client.get_image(image['id'])
-        return dict(changed=True, image=image, diff=dict(diff, after=managed_view(image)))
+        return self.result(True, None, managed_view(image), image=image)
 
     def update(self, image, attributes, properties):
         params = self.params
@@ -491,9 +483,9 @@ class ImageTask:
         if predicted['status'] in ('active', 'deactivated'):
             predicted = dict(predicted, status=self.want_status())
         changed = bool(ops) or action == 'upload' or predicted['status'] != image['status']
-        diff = {'before': managed_view(image), 'after': managed_view(predicted)}
-        if self.check or not changed:
-            return dict(changed=changed, image=image, diff=diff)
+        before = managed_view(image)
+        if self.planned_only(changed):
+            return self.result(changed, before, managed_view(predicted), image=image)
         if ops:
             self.client.patch_image(image['id'], ops)
         if action == 'upload':
@@ -502,7 +494,7 @@ class ImageTask:
         if current['status'] in ('active', 'deactivated'):
             self.set_status(current, self.want_status())
         image = self.client.get_image(image['id'])
-        return dict(changed=True, image=image, diff=dict(diff, after=managed_view(image)))
+        return self.result(True, before, managed_view(image), image=image)
 
     def replace(self, old, attributes, properties):
         params = self.params
@@ -522,9 +514,8 @@ class ImageTask:
         body.pop('id', None)
         predicted = self.predicted_data(dict(body, tags=body.get('tags', [])))
         predicted['status'] = self.want_status()
-        diff = {'before': managed_view(old), 'after': managed_view(predicted)}
         if self.check:
-            return dict(changed=True, image=old, diff=diff)
+            return self.result(True, managed_view(old), managed_view(predicted), image=old)
         new = self.client.create_image(body)
         try:
             new = self.put_data(new['id'])
@@ -537,25 +528,25 @@ class ImageTask:
         self.set_status(new, self.want_status())
         self.client.delete_image(old['id'])
         new = self.client.get_image(new['id'])
-        return dict(changed=True, image=new, replaced_image_id=old['id'],
-                    diff=dict(diff, after=managed_view(new)))
+        return self.result(True, managed_view(old), managed_view(new), image=new,
+                           replaced_image_id=old['id'])
 
     def absent(self, image):
         if image is None:
-            return dict(changed=False, image=None, diff={'before': {}, 'after': {}})
-        diff = {'before': managed_view(image), 'after': {}}
+            return self.result(False, None, None, image=None)
+        deleted = self.result(True, managed_view(image), None, image=None)
         if image.get('protected') and self.params['protected'] is not False:
             raise Failure('image %s is protected: set protected: false to delete it'
                           % image['id'])
         if self.check:
-            return dict(changed=True, image=None, diff=diff)
+            return deleted
         if image.get('protected'):
             self.client.patch_image(image['id'], [
                 {'op': 'replace', 'path': '/protected', 'value': False}])
         self.client.delete_image(image['id'])
         if self.params['wait']:
             self.client.wait_for(image['id'], (None,), self.params['timeout'])
-        return dict(changed=True, image=None, diff=diff)
+        return deleted
 
     def run(self):
         if self.params['state'] == 'absent':
@@ -569,20 +560,7 @@ class ImageTask:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        required_one_of=[('name', 'id')],
-        mutually_exclusive=[('filename', 'url')],
-    )
-    client = connect(module)
-    try:
-        result = ImageTask(module, client).run()
-    except Failure as e:
-        module.fail_json(msg=str(e))
-    except GlanceError as e:
-        module.fail_json(msg=str(e), status=e.status)
-    module.exit_json(**result)
+    ImageTask().execute()
 
 
 if __name__ == '__main__':

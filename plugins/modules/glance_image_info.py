@@ -85,11 +85,8 @@ images:
       tags: [cirros]
 '''
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.glint.glance.plugins.module_utils.glance import (  # noqa: E402
-    GlanceError,
-    connect,
-    glance_argument_spec,
+    GlanceModule,
 )
 
 
@@ -103,25 +100,24 @@ def query(filters):
                 for k, value in filters.items())
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=glance_argument_spec(
-            image=dict(type='str', aliases=['name', 'id']),
-            filters=dict(type='dict', default={}),
-            page_size=dict(type='int'),
-        ),
-        supports_check_mode=True,
+class ImageInfo(GlanceModule):
+    argument_spec = dict(
+        image=dict(type='str', aliases=['name', 'id']),
+        filters=dict(type='dict', default={}),
+        page_size=dict(type='int'),
     )
-    client = connect(module)
-    filters = query(module.params['filters'])
-    try:
-        if module.params['image']:
-            images = client.find_images(module.params['image'], filters)
+
+    def run(self):
+        filters = query(self.params['filters'])
+        if self.params['image']:
+            images = self.client.find_images(self.params['image'], filters)
         else:
-            images = client.list_images(filters, module.params['page_size'])
-    except GlanceError as e:
-        module.fail_json(msg=str(e), status=e.status)
-    module.exit_json(changed=False, images=images)
+            images = self.client.list_images(filters, self.params['page_size'])
+        return dict(changed=False, images=images)
+
+
+def main():
+    ImageInfo().execute()
 
 
 if __name__ == '__main__':

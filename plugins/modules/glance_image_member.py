@@ -96,69 +96,52 @@ image_id:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.glint.glance.plugins.module_utils.glance import (  # noqa: E402
-    GlanceError,
-    connect,
-    glance_argument_spec,
+    Failure,
+    GlanceModule,
     plan_membership,
 )
 
 
-class Failure(Exception):
-    pass
+class ImageMember(GlanceModule):
+    argument_spec = dict(
+        image=dict(type='str', required=True),
+        member=dict(type='str', required=True, aliases=['project']),
+        status=dict(type='str', choices=['accepted', 'rejected', 'pending']),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+    )
 
+    def find_image(self, name_or_id):
+        images = self.client.find_images(name_or_id, {'member_status': 'all'})
+        if len(images) != 1:
+            raise Failure('image %s: %d images match, need exactly one'
+                          % (name_or_id, len(images)))
+        return images[0]
 
-def find_image(client, name_or_id):
-    images = client.find_images(name_or_id, {'member_status': 'all'})
-    if len(images) != 1:
-        raise Failure('image %s: %d images match, need exactly one'
-                      % (name_or_id, len(images)))
-    return images[0]
-
-
-def run(module, client):
-    params = module.params
-    image = find_image(client, params['image'])
-    member_id = client.project_id(params['member'])
-    current = client.get_member(image['id'], member_id)
-    steps, after = plan_membership(current, member_id, params['state'], params['status'])
-    before = dict(member=member_id, status=current['status']) if current else {}
-    result = dict(changed=bool(steps), image_id=image['id'], member=current,
-                  diff=dict(before=before, after=after))
-    if module.check_mode or not steps:
-        return result
-    member = current
-    for step in steps:
-        if step == 'add':
-            member = client.add_member(image['id'], member_id)
-        elif step == 'remove':
-            client.remove_member(image['id'], member_id)
-            member = None
-        else:
-            member = client.set_member_status(image['id'], member_id, params['status'])
-    result['member'] = member
-    return result
+    def run(self):
+        params = self.params
+        image_id = self.find_image(params['image'])['id']
+        member_id = self.client.project_id(params['member'])
+        current = self.client.get_member(image_id, member_id)
+        steps, after = plan_membership(current, member_id, params['state'], params['status'])
+        before = dict(member=member_id, status=current['status']) if current else {}
+        if self.planned_only(bool(steps)):
+            return self.result(bool(steps), before, after, image_id=image_id, member=current)
+        member = current
+        for step in steps:
+            if step == 'add':
+                member = self.client.add_member(image_id, member_id)
+            elif step == 'remove':
+                self.client.remove_member(image_id, member_id)
+                member = None
+            else:
+                member = self.client.set_member_status(image_id, member_id,
+                                                       params['status'])
+        return self.result(True, before, after, image_id=image_id, member=member)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=glance_argument_spec(
-            image=dict(type='str', required=True),
-            member=dict(type='str', required=True, aliases=['project']),
-            status=dict(type='str', choices=['accepted', 'rejected', 'pending']),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-        ),
-        supports_check_mode=True,
-    )
-    client = connect(module)
-    try:
-        result = run(module, client)
-    except Failure as e:
-        module.fail_json(msg=str(e))
-    except GlanceError as e:
-        module.fail_json(msg=str(e), status=e.status)
-    module.exit_json(**result)
+    ImageMember().execute()
 
 
 if __name__ == '__main__':
