@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test-deploy test test-suites test-hosts lint sanity test-unit test-ansible test-service test-modules test-molecule services venv ansible constraints sample-config bench
+.PHONY: deploy stop test-deploy test-collection test test-suites test-hosts lint sanity test-unit test-ansible test-service test-modules test-molecule services venv ansible constraints sample-config bench
 
 ## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
 ## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
@@ -24,12 +24,18 @@ stop:
 test-deploy: venv ansible
 	bash tests/ansible/test-deploy.sh
 
+## test-collection: the collection tarball (ansible-galaxy build), installed offline into an
+## empty collections path, runs glint.glance.site --check on the host `make deploy` converged
+test-collection: venv ansible
+	bash tests/ansible/test-collection.sh
+
 ## test: everything CI runs, in two streams side by side: each is mostly a serial chain
 ## on one core, and this machine has two. Each output line starts with the time and the
 ## stream's name.
 ##   suites: lint, unit, the roles' files and Keystone registration, the service suites
-##   hosts:  the image modules, `make deploy` on this host (test-deploy), the molecule
-##           scenarios on systemd containers (test-molecule)
+##   hosts:  the image modules, `make deploy` on this host (test-deploy), the installed
+##           collection tarball (test-collection), the molecule scenarios on systemd
+##           containers, Debian 12 and 13 (test-molecule)
 ## The streams share the services under names of their own (README: Tests). A failed
 ## part stops its stream; the other runs to its end.
 test: venv ansible services
@@ -38,7 +44,7 @@ test: venv ansible services
 test-suites:
 	$(call stream,lint test-unit test-ansible test-service)
 test-hosts:
-	$(call stream,test-modules test-deploy test-molecule)
+	$(call stream,test-modules test-deploy test-collection test-molecule)
 
 # The targets in $(1) one after another, each line prefixed with the time and [suites]
 # or [hosts]. MAKEFLAGS= keeps the sub-make out of the parent's -j2.
@@ -58,9 +64,12 @@ $(BIN)/.ansible-installed: $(BIN)/.installed requirements/ansible.in
 	$(PIP_INSTALL) -r requirements/ansible.in
 	touch $@
 
-## lint: ruff, ansible-lint (production profile) and ansible-test sanity for plugins/
+## lint: ruff, ansible-lint (production profile), ansible-test sanity for plugins/, and the
+## changelog (changelogs/fragments/ and changelog.yaml, antsibull-changelog)
 lint: venv ansible sanity
 	$(BIN)/ruff check service tests plugins molecule
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 	PATH=$(abspath $(BIN)):$$PATH ANSIBLE_COLLECTIONS_PATH=$$(bash tests/molecule/collection.sh) \
 	  ansible-lint --profile production
 
@@ -94,10 +103,14 @@ services:
 	bash tests/infra/services.sh
 	bash tests/infra/keystone.sh start
 
+# pip freeze on this Python (3.11), then the lines for newer Pythons only (with a marker,
+# see the end of constraints.txt), which a 3.11 freeze cannot produce.
 constraints:
 	rm -rf /tmp/glint-constraints && $(PYTHON) -m venv /tmp/glint-constraints
 	/tmp/glint-constraints/bin/pip install -q ./service -r requirements/test.in -r requirements/ansible.in
+	sed -n '/^# Debian 13/,$$p' requirements/constraints.txt > /tmp/glint-constraints/markers.txt
 	/tmp/glint-constraints/bin/pip freeze | grep -v '^glint' > requirements/constraints.txt
+	cat /tmp/glint-constraints/markers.txt >> requirements/constraints.txt
 
 ## sample-config: regenerate service/etc/glance-api.conf.sample from the code's options
 sample-config: venv
