@@ -200,13 +200,16 @@ def _line(section, name, value):
     if '\n' in text or '\r' in text:
         raise AnsibleFilterError('[%s] %s: a value on more than one line is not written'
                                  % (section, name))
+    # oslo.config substitutes $name in values: a literal $ (in a password) is written $$.
+    text = text.replace('$', '$$')
     return '%s =%s' % (name, ' ' + text if text else '')
 
 
 def oslo_ini(sections, header=(), multi=()):
     """The ini text: null options and empty sections left out, lists comma-joined
     (MULTI_OPTIONS and the option names in multi: one line per item), dicts as
-    key:value, booleans true/false, header as comment lines at the top."""
+    key:value, booleans true/false, values literal ($ written $$), header as comment
+    lines at the top."""
     if isinstance(header, str) or not all(isinstance(line, str) for line in header):
         raise AnsibleFilterError('oslo_ini: header must be a list of strings, not %r' % (header,))
     lines = ['# ' + line if line else '#' for line in header]

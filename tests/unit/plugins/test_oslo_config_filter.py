@@ -41,6 +41,18 @@ def test_ini_reads_back_with_configparser():
     assert dict(parser['s']) == {'url': url, 'on': 'true'}
 
 
+def test_ini_values_are_literal_for_oslo_config(tmp_path):
+    # oslo.config would substitute "$word" (and fail on an unknown name): $ is escaped.
+    from oslo_config import cfg
+    path = tmp_path / 'x.conf'
+    path.write_text(oslo_ini({'s': {'password': 'pa$word$', 'url': 'mysql://u:a$b@h/d'}}))
+    assert 'password = pa$$word$$' in path.read_text()
+    conf = cfg.ConfigOpts()
+    conf.register_opts([cfg.StrOpt('password'), cfg.StrOpt('url')], group='s')
+    conf(args=[], default_config_files=[str(path)])
+    assert (conf.s.password, conf.s.url) == ('pa$word$', 'mysql://u:a$b@h/d')
+
+
 def test_ini_multi_valued_options_by_name():
     sections = {'s': {'opt': ['a', 'b'], 'policy_dirs': ['p', 'q']},
                 'oslo_policy': {'policy_dirs': ['p', 'q']}}
