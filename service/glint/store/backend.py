@@ -25,6 +25,10 @@ LEGACY_NAMES = {
     'glance.store.http.store': 'http',
     'glance_store._drivers.http.store': 'http',
     'https': 'http',
+    'glance.store.rbd.store': 'rbd',
+    'glance_store._drivers.rbd.store': 'rbd',
+    'glance.store.s3.store': 's3',
+    'glance_store._drivers.s3.store': 's3',
 }
 
 store_opts = [
@@ -107,6 +111,6 @@ def _refuse_multi_store(conf: cfg.ConfigOpts) -> None:
 
 def list_opts():
     opts = list(store_opts)
-    for name in ('file', 'http'):
+    for name in ('file', 'http', 'rbd', 's3'):
         opts += _driver_class(name).opts
     return [('DEFAULT', multi_store_opts), (GROUP, opts)]

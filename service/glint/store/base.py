@@ -66,3 +66,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, url: str) -> None:
         """Remove the data; a location that is already gone is not an error."""
+
+
+def pieces(chunks: Iterable[bytes | memoryview], size: int) -> Iterator[bytes]:
+    """The stream re-cut into ``size``-byte pieces (the last may be shorter), for
+    back ends that write in large units. Each piece is a copy: a chunk is valid only
+    until the next is asked for, and client libraries keep or want bytes."""
+    piece, filled = bytearray(size), 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:
+            n = min(size - filled, len(view))
+            piece[filled:filled + n] = view[:n]
+            filled, view = filled + n, view[n:]
+            if filled == size:
+                yield bytes(piece)
+                filled = 0
+    if filled:
+        yield bytes(piece[:filled])
