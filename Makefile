@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test-deploy test-collection test test-suites test-hosts lint sanity test-unit test-ansible test-service test-modules test-molecule services venv ansible constraints sample-config bench
+.PHONY: deploy stop test-deploy test-collection test test-suites test-hosts lint sanity test-unit test-ansible test-service test-modules test-molecule services ceph venv ansible constraints sample-config bench
 
 ## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
 ## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
@@ -102,6 +102,14 @@ test-molecule: venv ansible services
 services:
 	bash tests/infra/services.sh
 	bash tests/infra/keystone.sh start
+
+## ceph: a single-node Ceph for the rbd and s3 stores (tests/infra/ceph.sh: mon, mgr, one
+## OSD on a sparse file, pool images with client.glance, radosgw S3 on 127.0.0.1:16480;
+## data in .state/ceph), and Debian's rados/rbd bindings linked into the venv. The tests'
+## settings: `bash tests/infra/ceph.sh env`; stop it with `bash tests/infra/ceph.sh stop`.
+ceph: venv
+	bash tests/infra/ceph.sh start
+	bash tests/infra/ceph.sh bindings $(VENV)
 
 # pip freeze on this Python (3.11), then the lines for newer Pythons only (with a marker,
 # see the end of constraints.txt), which a 3.11 freeze cannot produce.
