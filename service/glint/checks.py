@@ -21,6 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from paste.deploy import loadwsgi
 
+from glint import notifier
 from glint.common import config, exception, legacy, server
 from glint.db import api as db_api
 from glint.domain.limits import parse_size
@@ -161,8 +162,21 @@ def _api(conf: cfg.ConfigOpts) -> Iterator[str]:
                       'a number with B, KB, MB, GB or TB).' % conf.user_storage_quota)
 
 
+def _notifications(conf: cfg.ConfigOpts) -> Iterator[str]:
+    """With a notification driver, oslo.messaging's options are Glint's too: registered
+    here (with Glint's defaults first) so that their values are checked and none of
+    them is noted as unused."""
+    if not notifier.configured_drivers(conf):
+        return
+    notifier.set_defaults()
+    from oslo_messaging import opts
+    for group, group_opts in opts.list_opts():
+        conf.register_opts(group_opts, group=None if group == 'DEFAULT' else group)
+    yield from ()
+
+
 SERVICE_CHECKS: dict[str, list[Callable]] = {
-    'glance-api': [_api, _database, _keystone],
+    'glance-api': [_api, _database, _keystone, _notifications],
     'glance-registry': [_database, _keystone],
 }
 

@@ -263,16 +263,8 @@ def rendered(tmp_path_factory):
     return combinations
 
 
-# glance-api --check-config runs before the app registers oslo.messaging's options, so
-# it notes transport_url as unused even with a notification driver (the service uses it
-# then: glint/notifier.py). Tolerated only in that case; the strict xfail below says
-# when the service check is fixed.
-SERVICE_NOTE_WITH_DRIVER = 'NOTE: [DEFAULT] transport_url is not used by Glint'
-
-
 def unexpected(c: dict, output: str) -> list[str]:
-    return [line for line in output.splitlines() if 'not used by Glint' in line
-            and not (c['notifications'] and SERVICE_NOTE_WITH_DRIVER in line)]
+    return [line for line in output.splitlines() if 'not used by Glint' in line]
 
 
 def test_every_combination_passes_the_service_check(rendered, checked):
@@ -282,12 +274,6 @@ def test_every_combination_passes_the_service_check(rendered, checked):
             combo = {k: v for k, v in c.items() if k != 'dir'}
             failed.append('%s %s (%s):\n%s' % (command, Path(c['dir']).name, combo, output))
     assert not failed, '\n'.join(failed)
-
-
-@pytest.mark.xfail(strict=True, reason='the service check notes transport_url as unused '
-                   'even with a notification driver')
-def test_the_service_check_knows_transport_url_with_a_driver(checked):
-    assert not [output for c, _, _, output in checked if SERVICE_NOTE_WITH_DRIVER in output]
 
 
 @pytest.fixture(scope='module')
