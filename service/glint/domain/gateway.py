@@ -73,6 +73,13 @@ class Gateway:
         if self.notifier.wants(event):
             self.notifier.info(event, notifications.image_payload(row, **extra))
 
+    def refuse_if_in_use(self, image_id: str, locations) -> None:
+        """409 before anything is deleted when a store says the data is depended on."""
+        for location in locations:
+            if self.stores.for_url(location['url']).in_use(location['url']):
+                raise exception.Conflict('Image %s could not be deleted because it is '
+                                         'in use (its data has clones).' % image_id)
+
     def delete_data(self, url: str) -> None:
         """Best effort: data left behind is logged, never an error for the caller."""
         try:

@@ -167,6 +167,7 @@ class ImageService:
         if image.protected:
             raise exception.Forbidden('Image %s is protected and cannot be deleted.'
                                       % image_id)
+        self.gateway.refuse_if_in_use(image_id, image.locations)
         deleted = self.db.image_delete(image_id)
         if self.notifier.wants('image.delete'):
             self.notifier.info('image.delete',

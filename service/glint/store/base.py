@@ -63,6 +63,11 @@ class Store(abc.ABC):
     def open(self, url: str, offset: int = 0, length: int | None = None) -> Reader:
         """Read ``length`` bytes (all when None) from ``offset``."""
 
+    def in_use(self, url: str) -> bool:
+        """Whether something outside Glint depends on the data (RBD clones), so that
+        deleting the image must be refused before anything changes."""
+        return False
+
     @abc.abstractmethod
     def delete(self, url: str) -> None:
         """Remove the data; a location that is already gone is not an error."""

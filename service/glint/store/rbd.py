@@ -16,10 +16,12 @@ from collections.abc import Iterable, Iterator
 from concurrent import futures
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from glint.common import exception
 from glint.store import base
 
+LOG = logging.getLogger(__name__)
 SNAPSHOT = 'snap'
 MiB = 1024 * 1024
 IN_FLIGHT = 4          # writes of one upload under way at once
@@ -142,16 +144,22 @@ class RbdStore(base.Store):
                 raise exception.Conflict('Image data for %s already exists.' % image_id)
             try:
                 written = self._write(ioctx, image_id, chunks)
-                return base.Stored(url=self._location(image_id), size=written)
-            except BaseException as e:
-                self._remove(ioctx, image_id)
-                if isinstance(e, Exception):
-                    raise self._failed(e) from e
+            except BaseException:        # the store's failure, or the upload's (Aborted)
+                self._discard(ioctx, image_id)
                 raise
+            return base.Stored(url=self._location(image_id), size=written)
         except (self.rados.Error, self.rbd.Error) as e:
             raise self._failed(e) from e
         finally:
             ioctx.close()
+
+    def _discard(self, ioctx, name: str) -> None:
+        """Remove a partly written image; if that fails too, say what is left."""
+        try:
+            self._remove(ioctx, name)
+        except (self.rados.Error, self.rbd.Error) as e:
+            LOG.warning('RBD image %s/%s of a failed upload was not removed: %s',
+                        self.pool, name, e)
 
     def _create(self, ioctx, name: str, size: int) -> None:
         features = self._connect().conf_get('rbd_default_features')

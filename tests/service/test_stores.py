@@ -1,0 +1,240 @@
+"""The rbd and s3 stores against a real Ceph (tests/infra/ceph.sh: RBD pool ``images``
+as client.glance, S3 through radosgw): the image flow, what each back end holds
+afterwards, failed uploads that leave nothing behind, clones that make a delete a 409,
+and a back end that is down answering 503 while the service keeps serving.
+
+The cluster must be running (``make services`` starts it); a missing one fails."""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.service.conftest import Client
+from tests.service.server import GlintServer
+
+CEPH_SH = Path(__file__).resolve().parents[1] / 'infra' / 'ceph.sh'
+MiB = 1024 * 1024
+DATA = os.urandom(24 * MiB + 12345)      # several RBD objects, several S3 parts
+
+
+def ceph_env() -> dict[str, str]:
+    """The GLINT_TEST_* settings of the running cluster (ceph.sh env)."""
+    done = subprocess.run(['bash', str(CEPH_SH), 'env'], capture_output=True, text=True)
+    assert done.returncode == 0, 'Ceph is not running (make services): ' + done.stderr
+    env = {}
+    for line in done.stdout.splitlines():
+        name, _, value = line.removeprefix('export ').partition('=')
+        env[name] = value
+    return env
+
+
+@pytest.fixture(scope='module')
+def ceph():
+    return ceph_env()
+
+
+def rbd_options(ceph: dict, **extra) -> dict:
+    return {'glance_store': {
+        'stores': 'rbd,http', 'default_store': 'rbd',
+        'rbd_store_ceph_conf': ceph['GLINT_TEST_CEPH_CONF'],
+        'rbd_store_user': ceph['GLINT_TEST_RBD_USER'],
+        'rbd_store_pool': ceph['GLINT_TEST_RBD_POOL'], **extra},
+        'DEFAULT': {'show_image_direct_url': 'true', 'show_multiple_locations': 'true'}}
+
+
+def s3_options(ceph: dict, bucket: str, **extra) -> dict:
+    return {'glance_store': {
+        'stores': 's3,http', 'default_store': 's3',
+        's3_store_host': ceph['GLINT_TEST_S3_URL'],
+        's3_store_access_key': ceph['GLINT_TEST_S3_ACCESS_KEY'],
+        's3_store_secret_key': ceph['GLINT_TEST_S3_SECRET_KEY'],
+        's3_store_bucket': bucket, 's3_store_create_bucket_on_put': 'true',
+        # 5 MiB parts from 8 MiB on: DATA is a multipart upload of 5 parts
+        's3_store_large_object_size': 8, 's3_store_large_object_chunk_size': 5, **extra},
+        'DEFAULT': {'show_image_direct_url': 'true'}}
+
+
+@pytest.fixture(scope='module')
+def rbd_server(ceph):
+    with GlintServer(overrides=rbd_options(ceph)) as server:
+        yield server
+
+
+@pytest.fixture(scope='module')
+def s3_server(ceph):
+    with GlintServer(overrides=s3_options(ceph, 'glint-test-images')) as server:
+        yield server
+
+
+@pytest.fixture(scope='module')
+def pool(ceph):
+    """The images pool as client.glance, through Ceph's bindings."""
+    import rados
+    cluster = rados.Rados(conffile=ceph['GLINT_TEST_CEPH_CONF'],
+                          rados_id=ceph['GLINT_TEST_RBD_USER'])
+    cluster.connect(timeout=30)
+    ioctx = cluster.open_ioctx(ceph['GLINT_TEST_RBD_POOL'])
+    yield ioctx
+    ioctx.close()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope='module')
+def s3(ceph):
+    return boto3.client('s3', endpoint_url=ceph['GLINT_TEST_S3_URL'],
+                        aws_access_key_id=ceph['GLINT_TEST_S3_ACCESS_KEY'],
+                        aws_secret_access_key=ceph['GLINT_TEST_S3_SECRET_KEY'])
+
+
+def rbd_names(pool) -> set[str]:
+    import rbd
+    return set(rbd.RBD().list(pool))
+
+
+def upload_and_check(api: Client, data: bytes = DATA) -> dict:
+    image = api.create(name='store-flow')
+    done = api.upload(image['id'], data)
+    assert done.status_code == 204, done.text
+    shown = api.get('/v2/images/' + image['id']).json()
+    assert shown['status'] == 'active'
+    assert shown['size'] == len(data)
+    assert shown['os_hash_value'] == hashlib.sha512(data).hexdigest()
+    got = api.get('/v2/images/%s/file' % image['id'])
+    assert got.status_code == 200
+    assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+    first, last = len(data) // 5 - 3, len(data) * 3 // 5 + 7     # across chunks
+    ranged = api.get('/v2/images/%s/file' % image['id'],
+                     headers={'Range': 'bytes=%d-%d' % (first, last)})
+    assert ranged.status_code == 206
+    assert ranged.content == data[first:last + 1]
+    return shown
+
+
+def interrupted_upload(server: GlintServer, image_id: str, sent: int) -> None:
+    """A client that declares DATA's size, sends ``sent`` bytes and goes away."""
+    with socket.create_connection(('127.0.0.1', server.port)) as sock:
+        sock.sendall(('PUT /v2/images/%s/file HTTP/1.1\r\nHost: x\r\n'
+                      'Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n'
+                      % (image_id, len(DATA))).encode() + DATA[:sent])
+
+
+def wait_for_status(api: Client, image_id: str, status: str) -> None:
+    from tests.service.http_checks import wait_for
+    assert wait_for(lambda: api.get('/v2/images/' + image_id).json()['status'] == status,
+                    timeout=30), api.get('/v2/images/' + image_id).json()
+
+
+# -- rbd -------------------------------------------------------------------------------
+
+def test_rbd_image_flow_snapshot_and_location(rbd_server, ceph, pool):
+    import rbd
+    api = Client(rbd_server.url)
+    image = upload_and_check(api)
+    expected = 'rbd://%s/%s/%s/snap' % (ceph['GLINT_TEST_CEPH_FSID'],
+                                       ceph['GLINT_TEST_RBD_POOL'], image['id'])
+    assert image['direct_url'] == expected
+    assert [loc['url'] for loc in image['locations']] == [expected]
+    with rbd.Image(pool, image['id'], read_only=True) as stored:
+        assert stored.size() == len(DATA)
+        snaps = [s['name'] for s in stored.list_snaps()]
+        assert snaps == ['snap'] and stored.is_protected_snap('snap')
+    assert api.delete('/v2/images/' + image['id']).status_code == 204
+    assert image['id'] not in rbd_names(pool)
+
+
+def test_rbd_unknown_size_grows_and_fits(rbd_server, pool):
+    """A chunked upload (no Content-Length, as the glance CLI sends) of unknown size."""
+    import rbd
+    api = Client(rbd_server.url)
+    image = api.create(name='chunked')
+    done = api.upload(image['id'], iter([DATA[i:i + MiB] for i in range(0, len(DATA), MiB)]))
+    assert done.status_code == 204, done.text
+    with rbd.Image(pool, image['id'], read_only=True) as stored:
+        assert stored.size() == len(DATA)
+    assert api.delete('/v2/images/' + image['id']).status_code == 204
+
+
+def test_rbd_delete_of_an_image_with_clones_is_409(rbd_server, pool):
+    import rbd
+    api = Client(rbd_server.url)
+    image = upload_and_check(api, DATA[:3 * MiB])
+    clone = 'clone-of-' + image['id']
+    rbd.RBD().clone(pool, image['id'], 'snap', pool, clone,
+                    features=rbd.RBD_FEATURE_LAYERING)
+    try:
+        refused = api.delete('/v2/images/' + image['id'])
+        assert refused.status_code == 409, refused.text
+        assert api.get('/v2/images/' + image['id']).json()['status'] == 'active'
+        assert api.get('/v2/images/%s/file' % image['id']).content == DATA[:3 * MiB]
+    finally:
+        rbd.RBD().remove(pool, clone)
+    assert api.delete('/v2/images/' + image['id']).status_code == 204
+    assert image['id'] not in rbd_names(pool)
+
+
+def test_rbd_interrupted_upload_leaves_no_rbd_image(rbd_server, pool):
+    api = Client(rbd_server.url)
+    image = api.create(name='interrupted')
+    interrupted_upload(rbd_server, image['id'], 3 * MiB)
+    wait_for_status(api, image['id'], 'queued')
+    assert image['id'] not in rbd_names(pool)
+    api.delete('/v2/images/' + image['id'])
+
+
+@pytest.mark.server_errors('the cluster is down on purpose')
+def test_rbd_down_answers_503_and_the_service_goes_on(ceph, tmp_path):
+    conf = tmp_path / 'down.conf'
+    conf.write_text('[global]\nmon_host = 127.0.0.1:1\nauth_client_required = none\n')
+    options = rbd_options(ceph, rbd_store_ceph_conf=conf, rados_connect_timeout=3)
+    with GlintServer(overrides=options) as server:
+        api = Client(server.url)
+        image = api.create(name='nowhere')
+        refused = api.upload(image['id'], DATA[:MiB])
+        assert refused.status_code == 503, refused.text
+        assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
+        assert api.get('/v2/images').status_code == 200
+
+
+# -- s3 --------------------------------------------------------------------------------
+
+def test_s3_image_flow_single_put_and_multipart(s3_server, s3, ceph):
+    api = Client(s3_server.url)
+    bucket = 'glint-test-images'
+    for data in (DATA[:2 * MiB], DATA):          # below and above the threshold
+        image = upload_and_check(api, data)
+        host = ceph['GLINT_TEST_S3_URL'].split('://')[1]
+        assert image['direct_url'] == 's3://%s/%s/%s' % (host, bucket, image['id'])
+        head = s3.head_object(Bucket=bucket, Key=image['id'])
+        assert head['ContentLength'] == len(data)
+        assert ('-' in head['ETag']) == (len(data) > 8 * MiB)      # multipart ETag
+        assert api.delete('/v2/images/' + image['id']).status_code == 204
+        keys = [o['Key'] for o in s3.list_objects_v2(Bucket=bucket).get('Contents', [])]
+        assert image['id'] not in keys
+
+
+def test_s3_interrupted_multipart_upload_is_aborted(s3_server, s3):
+    api = Client(s3_server.url)
+    image = api.create(name='interrupted')
+    interrupted_upload(s3_server, image['id'], 17 * MiB)        # 3 parts sent
+    wait_for_status(api, image['id'], 'queued')
+    bucket = 'glint-test-images'
+    assert 'Contents' not in s3.list_objects_v2(Bucket=bucket, Prefix=image['id'])
+    assert not s3.list_multipart_uploads(Bucket=bucket).get('Uploads')
+    api.delete('/v2/images/' + image['id'])
+
+
+@pytest.mark.server_errors('the S3 endpoint is down on purpose')
+def test_s3_down_answers_503(ceph):
+    options = s3_options(ceph, 'glint-test-down', s3_store_host='http://127.0.0.1:1')
+    with GlintServer(overrides=options) as server:
+        api = Client(server.url)
+        image = api.create(name='nowhere')
+        refused = api.upload(image['id'], DATA[:MiB])
+        assert refused.status_code == 503, refused.text
+        assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
