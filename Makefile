@@ -99,7 +99,8 @@ test-modules: venv ansible services
 test-molecule: venv ansible services
 	bash tests/molecule/run.sh $(SCENARIOS)
 
-services:
+# MariaDB, PostgreSQL, RabbitMQ, a real Keystone and a real Ceph (make ceph).
+services: ceph
 	bash tests/infra/services.sh
 	bash tests/infra/keystone.sh start
 

@@ -3,40 +3,31 @@ as client.glance, S3 through radosgw): the image flow, what each back end holds
 afterwards, failed uploads that leave nothing behind, clones that make a delete a 409,
 and a back end that is down answering 503 while the service keeps serving.
 
-The cluster must be running (``make services`` starts it); a missing one fails."""
+``make services`` starts the cluster and links Ceph's bindings into the venv; a
+cluster that cannot be started fails these tests."""
 from __future__ import annotations
 
 import hashlib
 import os
 import socket
-import subprocess
-from pathlib import Path
 
 import boto3
 import pytest
 
+from tests.infra import ceph as ceph_cluster
 from tests.service.conftest import Client
+from tests.service.http_checks import wait_for
 from tests.service.server import GlintServer
 
-CEPH_SH = Path(__file__).resolve().parents[1] / 'infra' / 'ceph.sh'
 MiB = 1024 * 1024
 DATA = os.urandom(24 * MiB + 12345)      # several RBD objects, several S3 parts
 
 
-def ceph_env() -> dict[str, str]:
-    """The GLINT_TEST_* settings of the running cluster (ceph.sh env)."""
-    done = subprocess.run(['bash', str(CEPH_SH), 'env'], capture_output=True, text=True)
-    assert done.returncode == 0, 'Ceph is not running (make services): ' + done.stderr
-    env = {}
-    for line in done.stdout.splitlines():
-        name, _, value = line.removeprefix('export ').partition('=')
-        env[name] = value
-    return env
-
-
 @pytest.fixture(scope='module')
 def ceph():
-    return ceph_env()
+    """The cluster's GLINT_TEST_* settings; started if it is not running."""
+    ceph_cluster.ensure_running()
+    return ceph_cluster.settings()
 
 
 def rbd_options(ceph: dict, **extra) -> dict:
@@ -125,7 +116,6 @@ def interrupted_upload(server: GlintServer, image_id: str, sent: int) -> None:
 
 
 def wait_for_status(api: Client, image_id: str, status: str) -> None:
-    from tests.service.http_checks import wait_for
     assert wait_for(lambda: api.get('/v2/images/' + image_id).json()['status'] == status,
                     timeout=30), api.get('/v2/images/' + image_id).json()
 
