@@ -235,7 +235,7 @@ create_pools_and_users() {
   fi
 }
 
-refuse_taken_port() {  # PORT DAEMON
+refuse_taken_port() {  # PORT
   if listening "$1"; then
     die "127.0.0.1:$1 is taken by a process not started from $D (another checkout's cluster? its 'ceph.sh stop')"
   fi
@@ -247,14 +247,14 @@ start() {
     say "already running ($D)"
     return
   fi
-  install_packages
-  mkdir -p "$D"/{run,log,done}
-  [ -s "$D/fsid" ] || cat /proc/sys/kernel/random/uuid >"$D/fsid"
   if [ -e "$D/mon-port" ] && [ "$(cat "$D/mon-port")" != "$MON_PORT" ]; then
     die "$D was created with the mon on port $(cat "$D/mon-port"), not $MON_PORT; 'ceph.sh stop --purge' first"
   fi
   running mon.a || refuse_taken_port "$MON_PORT"
   running client.rgw.a || refuse_taken_port "$RGW_PORT"
+  install_packages
+  mkdir -p "$D"/{run,log,done}
+  [ -s "$D/fsid" ] || cat /proc/sys/kernel/random/uuid >"$D/fsid"
   write_conf
   local t0=$SECONDS
   create_mon
