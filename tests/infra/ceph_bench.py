@@ -139,6 +139,7 @@ def main(mib=1024):
         assert s3(settings, path, size, name) == expected
     finally:
         path.unlink(missing_ok=True)
+        path.parent.rmdir()
     print('RSS MB after: ', rss(settings['GLINT_TEST_CEPH_CONF']))
 
 
