@@ -82,7 +82,7 @@ class Domain:
 
 
 @pytest.fixture
-def conf(tmp_path) -> cfg.ConfigOpts:
+def conf() -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
     conf.register_opts(config.api_opts)
     conf.register_opts(protection.protection_opts)
