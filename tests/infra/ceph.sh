@@ -150,6 +150,10 @@ log_file = $D/log/\$name.log
 pid_file = $D/run/\$name.pid
 admin_socket = $D/run/\$name.asok
 rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# Deleted objects' data is freed by radosgw's garbage collector, by default 2 h
+# after the delete and once an hour: a few 1 GiB benchmark rounds would fill the OSD.
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 30
 EOF
   mv "$tmp" "$CONF"
 }
