@@ -44,8 +44,8 @@ def test_a_good_configuration_passes_and_unused_options_are_noted(api):
 
 
 REFUSED = {
-    'unknown store': ({'glance_store': {'stores': 'file,rbd'}},
-                      '[glance_store] stores', 'no store driver "rbd"'),
+    'unknown store': ({'glance_store': {'stores': 'file,cinder'}},
+                      '[glance_store] stores', 'no store driver "cinder"'),
     'default store not enabled': ({'glance_store': {'default_store': 'http',
                                                     'stores': 'file'}},
                                   '[glance_store] default_store', 'not among'),

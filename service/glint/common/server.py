@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
@@ -47,6 +48,24 @@ class Server(BaseApplication):
         return self._load()
 
 
+_serving = threading.local()      # the gunicorn request this thread is serving
+
+
+def _remember_request(worker, req) -> None:
+    """gunicorn's pre_request hook: a gthread worker serves a request in one thread."""
+    _serving.request = req
+
+
+def close_after_response() -> None:
+    """Answer with ``Connection: close`` and close: for a request whose body was not
+    read to its end (a refused upload). gunicorn skips at most 64 KiB of an unread
+    body and otherwise drops the connection without saying so, which a client finds
+    out only when its next request on it fails. Under another server: nothing."""
+    request = getattr(_serving, 'request', None)
+    if request is not None:
+        request.must_close = True
+
+
 def gunicorn_settings(conf: cfg.ConfigOpts, service: str) -> dict:
     host = '[%s]' % conf.bind_host if ':' in conf.bind_host else conf.bind_host
     return {
@@ -60,6 +79,7 @@ def gunicorn_settings(conf: cfg.ConfigOpts, service: str) -> dict:
         'accesslog': '-' if conf.debug else None,
         'proc_name': service,
         'control_socket_disable': True,   # one shared path per user: no use to us
+        'pre_request': _remember_request,
     }
 
 

@@ -6,7 +6,7 @@ import re
 import falcon
 
 from glint.api import common
-from glint.common import body, exception, outgoing
+from glint.common import body, exception, outgoing, server
 
 RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
 
@@ -50,6 +50,14 @@ class ImageFile:
         self.api = api
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
+        try:
+            self._upload(req, image_id)
+        except BaseException:
+            server.close_after_response()     # the body's unread rest cannot be skipped
+            raise
+        resp.status = falcon.HTTP_204
+
+    def _upload(self, req: falcon.Request, image_id: str) -> None:
         media = (req.content_type or '').split(';')[0].strip().lower()
         if media != 'application/octet-stream':
             raise common.UnsupportedMediaType('Content type %s is not supported; use '
@@ -58,7 +66,6 @@ class ImageFile:
         size = _declared_size(req)
         data = body.request_body(req.env, req.content_length)
         self.api.data.upload(common.context(req), image_id, data, size)
-        resp.status = falcon.HTTP_204
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         ctx = common.context(req)
