@@ -2,14 +2,16 @@
 # docker.sh engine|image|all: what the molecule scenarios need on this host.
 #   engine  install docker.io (and debootstrap) when missing, start dockerd when it does
 #           not answer, and wait until it does
-#   image   build the systemd Debian base image once (debootstrap + docker import); an
-#           image that exists is reused
+#   image   build the systemd Debian base images once (debootstrap + docker import), one
+#           per release the roles support: glint/debian-systemd:bookworm-1 (Debian 12) and
+#           :trixie-1 (Debian 13); an image that exists is reused
 # No image registry is reachable here, hence the local build (../../DESIGN notes: Docker).
 set -euo pipefail
 
-# The image name carries a recipe version: bump it when the recipe below changes.
-IMAGE=${GLINT_MOLECULE_IMAGE:-glint/debian-systemd:bookworm-1}
-SUITE=bookworm
+# Image names carry a recipe version: bump it when the recipe below changes.
+IMAGE_PREFIX=glint/debian-systemd
+RECIPE=1
+SUITES=${GLINT_DEBIAN_SUITES:-bookworm trixie}
 PACKAGES=systemd,systemd-sysv,dbus,python3,sudo,iproute2,procps
 DOCKER_LOG=${GLINT_DOCKERD_LOG:-/var/log/glint-dockerd.log}
 WAIT_SECONDS=${GLINT_DOCKERD_WAIT:-60}
@@ -23,8 +25,10 @@ install_packages() {
   command -v debootstrap >/dev/null || need+=(debootstrap)
   [ ${#need[@]} -eq 0 ] && return
   say "installing ${need[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+  # Another apt may be running on a shared machine: wait for its lock.
+  apt-get -o DPkg::Lock::Timeout=600 update -q
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    --no-install-recommends "${need[@]}"
 }
 
 start_engine() {
@@ -52,6 +56,7 @@ debian_mirror() {
 }
 
 build_image() {
+  local SUITE=$1 IMAGE=$IMAGE_PREFIX:$1-$RECIPE
   if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     say "image $IMAGE exists, reused"
     return
@@ -64,7 +69,7 @@ build_image() {
   debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 \
     || { tail -n 30 "$root.log" >&2; die "debootstrap failed (log: $root.log)"; }
   rm -f "$root.log"
-  configure_rootfs "$root" "$mirror"
+  configure_rootfs "$root" "$mirror" "$SUITE"
   tar -C "$root" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' - "$IMAGE" >/dev/null
   rm -rf "$root"
   trap - EXIT
@@ -75,7 +80,7 @@ build_image() {
 # set up to trust this host's CA bundle (mounted by molecule at /etc/ssl/host-ca.crt,
 # see molecule/base.yml), no units that cannot work in a container.
 configure_rootfs() {
-  local root=$1 mirror=$2
+  local root=$1 mirror=$2 SUITE=$3
   cat >"$root/etc/apt/sources.list" <<SRC
 deb $mirror $SUITE main
 deb $mirror $SUITE-updates main
@@ -98,7 +103,7 @@ PIP
 
 case "${1:-all}" in
   engine) install_packages; start_engine ;;
-  image) start_engine; build_image ;;
-  all) install_packages; start_engine; build_image ;;
+  image) start_engine; for suite in $SUITES; do build_image "$suite"; done ;;
+  all) install_packages; start_engine; for suite in $SUITES; do build_image "$suite"; done ;;
   *) die "usage: $0 engine|image|all" ;;
 esac
