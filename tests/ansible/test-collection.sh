@@ -22,9 +22,13 @@ fail() { echo "test-collection: FAILED: $*" >&2; echo "logs: $WORK" >&2; exit 1;
   || { cat "$WORK/build.log" >&2; fail "ansible-galaxy collection build"; }
 tarball=$(ls "$WORK"/dist/glint-glance-*.tar.gz)
 
-mkdir "$WORK/collections"
-"$BIN/ansible-galaxy" collection install --offline -p "$WORK/collections" "$tarball" >"$WORK/install.log" 2>&1 \
+# From outside the checkout: its ansible.cfg finds the checkout as glint.glance.
+mkdir "$WORK/collections" "$WORK/elsewhere"
+(cd "$WORK/elsewhere" && ANSIBLE_COLLECTIONS_PATH="$WORK/collections" \
+  "$BIN/ansible-galaxy" collection install --offline -p "$WORK/collections" "$tarball") >"$WORK/install.log" 2>&1 \
   || { cat "$WORK/install.log" >&2; fail "ansible-galaxy collection install --offline"; }
+grep -q "glint.glance:.* was installed successfully" "$WORK/install.log" \
+  || { cat "$WORK/install.log" >&2; fail "glint.glance was not installed into the empty path"; }
 # Every dependency galaxy.yml names is already there (from the ansible package).
 deps=$("$BIN/python" -c 'import sys, yaml; print(*yaml.safe_load(open(sys.argv[1]))["dependencies"])' galaxy.yml)
 for dep in $deps; do
@@ -37,7 +41,6 @@ make --no-print-directory deploy DEPLOY_ARGS="-e glance_api_bind_port=$PORT" >"$
   || { tail -40 "$WORK/deploy.log" >&2; fail "make deploy"; }
 
 installed=$WORK/collections/ansible_collections/glint/glance
-mkdir "$WORK/elsewhere"
 if ! (cd "$WORK/elsewhere" && ANSIBLE_COLLECTIONS_PATH="$WORK/collections" ANSIBLE_ROLES_PATH="$WORK/elsewhere" \
       ANSIBLE_NOCOLOR=1 "$BIN/ansible-playbook" -i "$installed/inventories/all-in-one" glint.glance.site \
       --check --diff -e "glance_api_bind_port=$PORT") >"$WORK/site-check.log" 2>&1; then
