@@ -46,6 +46,7 @@ _RULES = {
     'get_image_location': (ADMIN_OR_READER, 'Show image locations.'),
     'set_image_location': (ADMIN_OR_MEMBER, 'Change image locations.'),
     'delete_image_location': (ADMIN, 'Remove image locations.'),
+    'stores_info_detail': (ADMIN, 'Show the backends\' types and settings.'),
     'deactivate': (ADMIN_OR_MEMBER, 'Deactivate an image.'),
     'reactivate': (ADMIN_OR_MEMBER, 'Reactivate an image.'),
     'add_member': (ADMIN_OR_MEMBER, 'Share an image with a project.'),

@@ -228,3 +228,174 @@ def test_s3_down_answers_503(ceph):
         refused = api.upload(image['id'], DATA[:MiB])
         assert refused.status_code == 503, refused.text
         assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
+
+
+# -- multi-store -------------------------------------------------------------------------
+
+BACKENDS = 'fast:file,ceph:rbd,objects:s3,web:http,down:rbd'
+
+
+@pytest.fixture(scope='module')
+def multi(ceph, tmp_path_factory):
+    """glance-api with five backends: file, rbd (default), s3, http (read-only) and an
+    rbd whose cluster is down; ceph is tried before fast, down before everything."""
+    down = tmp_path_factory.mktemp('down') / 'ceph.conf'
+    down.write_text('[global]\nmon_host = 127.0.0.1:1\nauth_client_required = none\n')
+    rbd = rbd_options(ceph)['glance_store']
+    s3_section = s3_options(ceph, 'glint-test-multi')['glance_store']
+    overrides = {
+        'DEFAULT': {'enabled_backends': BACKENDS, 'show_multiple_locations': 'true'},
+        'glance_store': {'default_backend': 'ceph'},
+        'fast': {'filesystem_store_datadir': tmp_path_factory.mktemp('fast'),
+                 'store_description': 'Local disk', 'weight': 10},
+        'ceph': {k: v for k, v in rbd.items() if k.startswith('rbd_')} | {
+            'store_description': 'Ceph RBD', 'weight': 20},
+        'objects': {k: v for k, v in s3_section.items() if k.startswith('s3_')},
+        'web': {},
+        'down': {'rbd_store_ceph_conf': down, 'rados_connect_timeout': 3, 'weight': 30},
+    }
+    with GlintServer(overrides=overrides) as server:
+        yield server
+
+
+def test_info_stores_lists_the_backends(multi):
+    api = Client(multi.url)
+    stores = api.get('/v2/info/stores').json()['stores']
+    assert stores == [
+        {'id': 'fast', 'description': 'Local disk'},
+        {'id': 'ceph', 'description': 'Ceph RBD', 'default': 'true'},
+        {'id': 'objects'}, {'id': 'web', 'read-only': 'true'}, {'id': 'down'}]
+    detail = {s['id']: s for s in api.get('/v2/info/stores/detail').json()['stores']}
+    assert detail['ceph']['type'] == 'rbd' and detail['ceph']['weight'] == 20
+    assert detail['ceph']['properties']['pool'] == 'images'
+    assert detail['fast']['properties']['data_dir'].endswith('fast0')
+    assert detail['objects']['properties']['s3_store_large_object_chunk_size'] == 5
+    reader = Client(multi.url, project='alpha', roles='reader,member')
+    assert reader.get('/v2/info/stores').status_code == 200
+    assert reader.get('/v2/info/stores/detail').status_code == 403
+    versions = [v['id'] for v in api.get('/versions').json()['versions']]
+    assert versions[0] == 'v2.8'
+
+
+def test_single_store_has_no_stores_api(rbd_server):
+    api = Client(rbd_server.url)
+    assert api.get('/v2/info/stores').status_code == 404
+    assert [v['id'] for v in api.get('/versions').json()['versions']][0] == 'v2.7'
+    image = upload_and_check(api, DATA[:MiB])
+    assert 'stores' not in api.get('/v2/images/' + image['id']).json()
+    assert api.delete('/v2/stores/rbd/' + image['id']).status_code == 404
+    api.delete('/v2/images/' + image['id'])
+
+
+@pytest.mark.parametrize('header, backend', [
+    (None, 'ceph'), ('fast', 'fast'), ('objects', 'objects'), ('ceph', 'ceph')])
+def test_upload_goes_to_the_named_backend(multi, header, backend):
+    api = Client(multi.url)
+    image = api.create(name='placed')
+    headers = {'X-Image-Meta-Store': header} if header else {}
+    assert api.upload(image['id'], DATA[:2 * MiB], **headers).status_code == 204
+    shown = api.get('/v2/images/' + image['id']).json()
+    assert shown['stores'] == backend
+    assert [loc['metadata'] for loc in shown['locations']] == [{'store': backend}]
+    assert api.get('/v2/images/%s/file' % image['id']).content == DATA[:2 * MiB]
+    assert api.delete('/v2/images/' + image['id']).status_code == 204
+
+
+@pytest.mark.parametrize('header, why', [('nowhere', 'Unknown store'),
+                                         ('web', 'read-only')])
+def test_upload_to_a_backend_that_cannot_take_it_is_400(multi, header, why):
+    api = Client(multi.url)
+    image = api.create(name='misplaced')
+    refused = api.upload(image['id'], DATA[:MiB], **{'X-Image-Meta-Store': header})
+    assert refused.status_code == 400 and why in refused.text
+    assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
+    api.delete('/v2/images/' + image['id'])
+
+
+@pytest.mark.server_errors('one backend is down on purpose')
+def test_a_down_backend_is_503_while_the_others_serve(multi):
+    api = Client(multi.url)
+    kept = upload_and_check(api, DATA[:MiB])                       # on ceph
+    image = api.create(name='to-the-down-one')
+    refused = api.upload(image['id'], DATA[:MiB], **{'X-Image-Meta-Store': 'down'})
+    assert refused.status_code == 503
+    assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
+    assert api.get('/v2/images/%s/file' % kept['id']).content == DATA[:MiB]
+    for one in (image, kept):
+        api.delete('/v2/images/' + one['id'])
+
+
+def _merge_locations(server, into: str, source: str) -> None:
+    """Give image ``into`` the location of image ``source`` as well (what copy-image
+    will do), straight in the server's database."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(server.database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('UPDATE image_locations SET image_id = :into '
+                             'WHERE image_id = :source'), {'into': into, 'source': source})
+    engine.dispose()
+
+
+def test_download_tries_heavier_backends_first_and_delete_from_store(multi, pool, tmp_path):
+    api = Client(multi.url)
+    image = upload_and_check(api, DATA[:3 * MiB])                  # ceph (weight 20)
+    copy = api.create(name='copy')
+    assert api.upload(copy['id'], DATA[:3 * MiB], **{'X-Image-Meta-Store': 'fast'}
+                      ).status_code == 204
+    _merge_locations(multi, image['id'], copy['id'])
+    shown = api.get('/v2/images/' + image['id']).json()
+    assert sorted(shown['stores'].split(',')) == ['ceph', 'fast']
+
+    # the only store of `copy` is gone to `image`: refused, and a store it is not in
+    assert api.delete('/v2/stores/fast/' + image['id'] + 'x').status_code == 404
+    assert api.delete('/v2/stores/nowhere/' + image['id']).status_code == 409
+    assert api.delete('/v2/stores/objects/' + image['id']).status_code == 404
+    member = Client(multi.url, project='alpha', roles='reader,member')
+    assert member.delete('/v2/stores/ceph/' + image['id']).status_code == 403  # admin's
+
+    # ceph is heavier than fast: with the RBD image's data changed underneath, the
+    # download shows which backend answered
+    import rbd
+    with rbd.Image(pool, image['id'], snapshot=None) as stored:
+        stored.unprotect_snap('snap')
+        stored.remove_snap('snap')
+        stored.write(b'C' * 16, 0)
+        stored.create_snap('snap')
+        stored.protect_snap('snap')
+    assert api.get('/v2/images/%s/file' % image['id']).content[:16] == b'C' * 16
+
+    assert api.delete('/v2/stores/ceph/' + image['id']).status_code == 204
+    assert image['id'] not in rbd_names(pool)
+    shown = api.get('/v2/images/' + image['id']).json()
+    assert shown['stores'] == 'fast' and shown['status'] == 'active'
+    assert api.get('/v2/images/%s/file' % image['id']).content == DATA[:3 * MiB]
+    only = api.delete('/v2/stores/fast/' + image['id'])
+    assert only.status_code == 403 and 'only store' in only.text
+    for one in (image, copy):
+        assert api.delete('/v2/images/' + one['id']).status_code == 204
+
+
+@pytest.mark.server_errors('the heaviest backend is down on purpose')
+def test_a_download_passes_over_a_backend_that_is_down(multi, ceph):
+    """Locations on ``down`` (weight 30) and ``fast`` (10): the download waits out the
+    down cluster's timeout, then is served from the file backend."""
+    import sqlalchemy as sa
+    api = Client(multi.url)
+    image = api.create(name='two-homes')
+    assert api.upload(image['id'], DATA[:MiB], **{'X-Image-Meta-Store': 'fast'}
+                      ).status_code == 204
+    engine = sa.create_engine(multi.database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO image_locations (image_id, value, meta_data, status, created_at) "
+            "VALUES (:id, :url, '{\"store\": \"down\"}', 'active', CURRENT_TIMESTAMP)"),
+            {'id': image['id'], 'url': 'rbd://%s/images/%s/snap' % (
+                ceph['GLINT_TEST_CEPH_FSID'], image['id'])})
+    engine.dispose()
+    assert sorted(api.get('/v2/images/' + image['id']).json()['stores'].split(',')) == \
+        ['down', 'fast']
+    assert api.get('/v2/images/%s/file' % image['id']).content == DATA[:MiB]
+    assert 'trying the next' in multi.log
+    # Deleting it now would strand its data on the down cluster: 503, the image stays.
+    assert api.delete('/v2/images/' + image['id']).status_code == 503
+    assert api.get('/v2/images/' + image['id']).json()['status'] == 'active'

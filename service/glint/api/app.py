@@ -70,6 +70,9 @@ def build(conf: cfg.ConfigOpts) -> falcon.App:
         '/v2/images/{image_id}/members/{member_id}': members.Member(api),
         '/v2/info/import': discovery.ImportInfo(api),
         '/v2/info/usage': discovery.UsageInfo(api),
+        '/v2/info/stores': discovery.StoresInfo(api, detail=False),
+        '/v2/info/stores/detail': discovery.StoresInfo(api, detail=True),
+        '/v2/stores/{store_id}/{image_id}': images.StoreCopy(api),
     }
     for name, resource in discovery.schema_resources(conf).items():
         routes['/v2/schemas/' + name] = resource

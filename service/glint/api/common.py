@@ -46,7 +46,7 @@ class Api:
 
     def view(self, image) -> dict:
         return image_view(image, self.conf.show_multiple_locations,
-                          self.conf.show_image_direct_url)
+                          self.conf.show_image_direct_url, self.data.multi_store)
 
 
 def context(req: falcon.Request) -> oslo_context.RequestContext:

@@ -21,10 +21,28 @@ class ImageDataService:
         self.db = gateway.db
         self.notifier = gateway.notifier
 
+    @property
+    def multi_store(self) -> bool:
+        return self.gateway.stores.multi
+
+    @property
+    def default_backend(self) -> str:
+        return self.gateway.stores.default_id
+
+    def backends(self, ctx, detail: bool = False) -> list:
+        """The backends images can live in (multi-store), for /v2/info/stores; their
+        details are the administrator's."""
+        if not self.multi_store:
+            raise exception.NotFound('Multi backend is not supported at this site.')
+        if detail:
+            self.gateway.policy.enforce(ctx, 'stores_info_detail', {})
+        return list(self.gateway.stores.backends.values())
+
     # -- upload -----------------------------------------------------------------
-    def upload(self, ctx, image_id: str, body, size: int | None) -> None:
+    def upload(self, ctx, image_id: str, body, size: int | None,
+               backend: str | None = None) -> None:
         """Store ``body`` (anything with ``readinto``, see glint.common.body) as the
-        image's data."""
+        image's data, in ``backend`` (multi-store) or the default one."""
         image = self.gateway.get(ctx, image_id)
         self.gateway.enforce(ctx, 'upload_image', image)
         if image.status != 'queued':
@@ -33,6 +51,7 @@ class ImageDataService:
         if not image.disk_format or not image.container_format:
             raise exception.BadRequest('Properties disk_format, container_format must '
                                        'be set prior to saving data.')
+        backend, store = self.gateway.stores.for_upload(backend)
         limit, why = self._upload_limit(image)
         if size is not None and size > limit:
             raise exception.RequestEntityTooLarge(why)
@@ -41,9 +60,12 @@ class ImageDataService:
         self.gateway.notify_image('image.update', saving)
         self._notify_data('image.prepare', saving)
         try:
-            stored, hashed = self._store(image_id, body, size, limit, why)
+            stored, hashed = hashing.store_hashed(
+                body, lambda chunks: store.add(image_id, chunks, size),
+                self.conf.hashing_algorithm, limit, why)
+            stored.metadata.update(self.gateway.stores.location_metadata(backend))
             if size is not None and stored.size != size:
-                self.gateway.delete_data(stored.url)
+                self.gateway.delete_data(stored.location)
                 raise exception.BadRequest('Size of uploaded data (%d) does not match '
                                            'the declared size (%d).' % (stored.size, size))
         except BaseException as e:
@@ -63,11 +85,6 @@ class ImageDataService:
                 limit, why = max(left, 0), ('Image exceeds the storage quota: %d bytes '
                                             'left of %d.' % (max(left, 0), quota))
         return limit, why
-
-    def _store(self, image_id: str, body, size: int | None, limit: int, why: str):
-        store = self.gateway.stores.default
-        return hashing.store_hashed(body, lambda chunks: store.add(image_id, chunks, size),
-                                    self.conf.hashing_algorithm, limit, why)
 
     def _notify_data(self, event: str, row) -> None:
         """image.prepare / image.upload also carry Glance's import-progress lists."""
@@ -96,7 +113,7 @@ class ImageDataService:
             row = self.db.image_update(image_id, values, expect_status=('saving',),
                                        add_locations=[(stored.url, stored.metadata)])
         except (exception.NotFound, exception.Conflict):
-            self.gateway.delete_data(stored.url)
+            self.gateway.delete_data(stored.location)
             gone = exception.Gone('Image %s could not be found after upload. The image '
                                   'may have been deleted during the upload, cleaning '
                                   'up the chunks uploaded.' % image_id)
@@ -107,9 +124,40 @@ class ImageDataService:
         self.gateway.notify_image('image.activate', row)
         self.gateway.notify_image('image.update', row)
 
+    # -- one store's copy ---------------------------------------------------------
+    def delete_from_store(self, ctx, backend: str, image_id: str) -> None:
+        """Remove the image's data from one backend of several (multi-store)."""
+        stores = self.gateway.stores
+        if not stores.multi:
+            raise exception.NotFound('Multi backend is not supported at this site.')
+        if backend not in stores.backends:
+            raise exception.Conflict('The selected store %s is not available on this '
+                                     'node.' % backend)
+        image = self.gateway.get(ctx, image_id)
+        self.gateway.enforce(ctx, 'get_image_location', image)
+        self.gateway.enforce(ctx, 'delete_image_location', image)
+        if image.status != 'active':
+            raise exception.Conflict("It's not allowed to remove image data from store "
+                                     "if image status is not 'active'")
+        if len(image.locations) == 1:
+            raise exception.Forbidden('Cannot delete image data from the only store '
+                                      'containing it. Consider deleting the image instead.')
+        location = next((loc for loc in image.locations
+                         if loc['metadata'].get('store') == backend), None)
+        if location is None:
+            raise exception.NotFound('Image %s is not stored in store %s.'
+                                     % (image_id, backend))
+        self.gateway.refuse_if_in_use(image_id, [location])
+        row = self.db.image_update(image_id, {}, remove_locations=[location['url']],
+                                   expect_status=('active',))
+        self.gateway.delete_data(location)
+        self.gateway.notify_image('image.update', row)
+
     # -- download ---------------------------------------------------------------
     def download(self, ctx, image_id: str):
-        """The image and an ``open(offset, length)`` for its data (None: no data)."""
+        """The image and an ``open(offset, length)`` for its data (None: no data).
+        ``open`` tries the locations heaviest backend first; a backend that fails
+        passes the request to the next, and the last one's error is the answer."""
         image = self.gateway.get(ctx, image_id)
         self.gateway.enforce(ctx, 'download_image', image)
         if image.status == 'deactivated' and not ctx.is_admin:
@@ -117,9 +165,20 @@ class ImageDataService:
                                       'Image data download is forbidden.')
         if not image.locations:
             return image, None
-        url = image.locations[0]['url']
-        store = self.gateway.stores.for_url(url)
-        return image, lambda offset=0, length=None: store.open(url, offset, length)
+        locations = self.gateway.stores.by_weight(image.locations)
+
+        def open_data(offset=0, length=None):
+            for location in locations:
+                try:
+                    store = self.gateway.stores.for_location(location)
+                    return store.open(location['url'], offset, length)
+                except (exception.StoreError, exception.NotFound) as e:
+                    LOG.warning('Image %s: location %s failed (%s)%s', image_id,
+                                location['url'], e.msg,
+                                '' if location is locations[-1] else '; trying the next')
+                    failed = e
+            raise failed
+        return image, open_data
 
     def sending(self, ctx, image: Image, reader: store_base.Reader,
                 destination_ip: str | None) -> store_base.Reader:

@@ -76,13 +76,13 @@ class Gateway:
     def refuse_if_in_use(self, image_id: str, locations) -> None:
         """409 before anything is deleted when a store says the data is depended on."""
         for location in locations:
-            if self.stores.for_url(location['url']).in_use(location['url']):
+            if self.stores.for_location(location).in_use(location['url']):
                 raise exception.Conflict('Image %s could not be deleted because it is '
                                          'in use (its data has clones).' % image_id)
 
-    def delete_data(self, url: str) -> None:
+    def delete_data(self, location: dict) -> None:
         """Best effort: data left behind is logged, never an error for the caller."""
         try:
-            self.stores.for_url(url).delete(url)
+            self.stores.for_location(location).delete(location['url'])
         except exception.GlintError as e:
-            LOG.warning('Image data at %s was not deleted: %s', url, e.msg)
+            LOG.warning('Image data at %s was not deleted: %s', location['url'], e.msg)

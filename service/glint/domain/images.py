@@ -173,7 +173,7 @@ class ImageService:
             self.notifier.info('image.delete',
                                notifications.deleted_image_payload(deleted))
         for location in image.locations:
-            self.gateway.delete_data(location['url'])
+            self.gateway.delete_data(location)
 
     def set_status(self, ctx, image_id: str, action: str) -> None:
         """deactivate / reactivate, allowed from active or deactivated only."""

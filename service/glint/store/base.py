@@ -21,6 +21,10 @@ class Stored:
     size: int
     metadata: dict = dataclasses.field(default_factory=dict)
 
+    @property
+    def location(self) -> dict:
+        return {'url': self.url, 'metadata': self.metadata}
+
 
 @dataclasses.dataclass
 class Reader:
@@ -62,6 +66,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def open(self, url: str, offset: int = 0, length: int | None = None) -> Reader:
         """Read ``length`` bytes (all when None) from ``offset``."""
+
+    def details(self) -> dict:
+        """What /v2/info/stores/detail shows of this backend's settings."""
+        return {}
+
+    def owns(self, url: str) -> bool:
+        """Whether a location of this store's scheme is this backend's (for locations
+        written before multi-store named their backend)."""
+        return True
 
     def in_use(self, url: str) -> bool:
         """Whether something outside Glint depends on the data (RBD clones), so that

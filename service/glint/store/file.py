@@ -82,17 +82,21 @@ class FileStore(base.Store):
         self.datadir = self._write_dir()
         os.makedirs(self.datadir, exist_ok=True)
 
-    def _write_dir(self) -> str:
+    def _ranked_dirs(self) -> list[tuple[int, str]]:
+        """(priority, path) of filesystem_store_datadirs, or of the one datadir."""
         dirs = self.options.filesystem_store_datadirs
         if not dirs:
-            return self.options.filesystem_store_datadir
+            return [(0, self.options.filesystem_store_datadir)]
         ranked = []
         for entry in dirs:
             path, _, priority = entry.rpartition(':')
             if not path or not priority.isdigit():
                 path, priority = entry, '0'
             ranked.append((int(priority), path))
-        return max(ranked, key=lambda item: item[0])[1]
+        return ranked
+
+    def _write_dir(self) -> str:
+        return max(self._ranked_dirs(), key=lambda item: item[0])[1]
 
     def add(self, image_id: str, chunks: Iterable[bytes],
             size: int | None = None) -> base.Stored:
@@ -124,6 +128,14 @@ class FileStore(base.Store):
             raise
         os.close(fd)
         return base.Stored(url='file://' + path, size=written)
+
+    def details(self) -> dict:
+        return {'data_dir': self.datadir, 'chunk_size': 1024 * 1024,
+                'thin_provisioning': False}
+
+    def owns(self, url: str) -> bool:
+        path = self._path(url)
+        return any(path.startswith(os.path.join(d, '')) for _, d in self._ranked_dirs())
 
     @staticmethod
     def _path(url: str) -> str:

@@ -192,6 +192,14 @@ class RbdStore(base.Store):
             image.protect_snap(SNAPSHOT)
         return offset
 
+    def details(self) -> dict:
+        try:
+            fsid = self._connect().get_fsid()
+        except exception.StoreError:
+            fsid = None              # the cluster is down: everything else still holds
+        return {'chunk_size': self.chunk, 'pool': self.pool, 'fsid': fsid,
+                'thin_provisioning': self.options.rbd_thin_provisioning}
+
     # -- reading and deleting --------------------------------------------------------
     def open(self, url: str, offset: int = 0, length: int | None = None) -> base.Reader:
         pool, name, snap = self._parse(url)

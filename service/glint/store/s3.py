@@ -178,6 +178,12 @@ class S3Store(base.Store):
             raise
         return sent
 
+    def details(self) -> dict:
+        o = self.options
+        return {'s3_store_large_object_size': o.s3_store_large_object_size,
+                's3_store_large_object_chunk_size': o.s3_store_large_object_chunk_size,
+                's3_store_thread_pools': o.s3_store_thread_pools}
+
     def open(self, url: str, offset: int = 0, length: int | None = None) -> base.Reader:
         bucket, key = self._key(url)
         ranged = {}

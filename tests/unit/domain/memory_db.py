@@ -81,7 +81,7 @@ class MemoryDatabase:
 
     def image_update(self, image_id, values, *, set_properties=None,
                      remove_properties=None, tags=None, add_locations=None,
-                     expect_status=None) -> Row:
+                     remove_locations=None, expect_status=None) -> Row:
         row = self._alive(image_id)
         if expect_status and row['status'] not in expect_status:
             raise exception.Conflict('Image %s is in status %s; the operation is not '
@@ -93,8 +93,9 @@ class MemoryDatabase:
         props.update(set_properties or {})
         if tags is not None:
             self.tags[image_id] = list(dict.fromkeys(tags))
-        self.locations[image_id] += [{'url': url, 'metadata': copy.deepcopy(meta)}
-                                     for url, meta in add_locations or ()]
+        self.locations[image_id] = [
+            loc for loc in self.locations[image_id] if loc['url'] not in (remove_locations or ())
+        ] + [{'url': url, 'metadata': copy.deepcopy(meta)} for url, meta in add_locations or ()]
         return self._view(row)
 
     def image_delete(self, image_id: str) -> Row:

@@ -47,3 +47,29 @@ class UsageInfo:
             'image_size_total': {'limit': quota // MIB if quota else -1,
                                  'usage': usage.storage_used // MIB},
             'image_count_total': {'limit': -1, 'usage': usage.image_count}}})
+
+
+class StoresInfo:
+    """/v2/info/stores: the backends (multi-store), ``detail`` adds type, settings and
+    weight (admin)."""
+
+    def __init__(self, api: common.Api, detail: bool):
+        self.api = api
+        self.detail = detail
+
+    def on_get(self, req, resp) -> None:
+        backends = self.api.data.backends(common.context(req), self.detail)
+        common.send_json(resp, {'stores': [self._view(b) for b in backends]})
+
+    def _view(self, backend) -> dict:
+        view = {'id': backend.id}
+        if backend.description:
+            view['description'] = backend.description
+        if backend.id == self.api.data.default_backend:
+            view['default'] = 'true'
+        if backend.store.read_only:
+            view['read-only'] = 'true'
+        if self.detail:
+            view.update(type=backend.type, properties=backend.store.details(),
+                        weight=backend.weight)
+        return view

@@ -65,7 +65,8 @@ class ImageFile:
                                                                              'none'))
         size = _declared_size(req)
         data = body.request_body(req.env, req.content_length)
-        self.api.data.upload(common.context(req), image_id, data, size)
+        self.api.data.upload(common.context(req), image_id, data, size,
+                             req.get_header('x-image-meta-store'))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         ctx = common.context(req)

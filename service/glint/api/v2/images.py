@@ -144,6 +144,17 @@ class Image:
         resp.status = falcon.HTTP_204
 
 
+class StoreCopy:
+    """DELETE /v2/stores/{store_id}/{image_id}: the image's data in one backend."""
+
+    def __init__(self, api: common.Api):
+        self.api = api
+
+    def on_delete(self, req, resp, store_id: str, image_id: str) -> None:
+        self.api.data.delete_from_store(common.context(req), store_id, image_id)
+        resp.status = falcon.HTTP_204
+
+
 class Tag:
     def __init__(self, api: common.Api):
         self.api = api

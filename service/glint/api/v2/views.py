@@ -7,7 +7,8 @@ from glint.domain.model import Image, Member, isotime
 HIDDEN_PROPERTIES = frozenset({'os_glance_stage_host', 'os_glance_hash_op_host'})
 
 
-def image_view(image: Image, show_locations: bool, show_direct_url: bool) -> dict:
+def image_view(image: Image, show_locations: bool, show_direct_url: bool,
+               multi_store: bool = False) -> dict:
     view = {k: ('' if v is None else v) for k, v in image.properties.items()
             if k not in HIDDEN_PROPERTIES}
     href = '/v2/images/' + image.id
@@ -26,6 +27,9 @@ def image_view(image: Image, show_locations: bool, show_direct_url: bool) -> dic
                              for loc in image.locations]
     if show_direct_url and image.locations:
         view['direct_url'] = image.locations[0]['url']
+    stores = [loc['metadata'].get('store') for loc in image.locations]
+    if multi_store and any(stores):      # Glance: the backends holding the data
+        view['stores'] = ','.join(s for s in stores if s)
     return view
 
 

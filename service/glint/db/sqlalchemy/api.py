@@ -150,7 +150,7 @@ class Database:
 
     def image_update(self, image_id, values, *, set_properties=None,
                      remove_properties=None, tags=None, add_locations=None,
-                     expect_status=None) -> Row:
+                     remove_locations=None, expect_status=None) -> Row:
         values = dict(values, updated_at=utcnow())
         where = [images.c.id == image_id, images.c.deleted == sa.false()]
         if expect_status:
@@ -175,6 +175,10 @@ class Database:
                     {'image_id': image_id, 'value': url, 'meta_data': json.dumps(meta),
                      'status': 'active', 'created_at': values['updated_at']}
                     for url, meta in add_locations])
+            if remove_locations:
+                conn.execute(locations.update().where(
+                    locations.c.image_id == image_id, locations.c.status == 'active',
+                    locations.c.value.in_(remove_locations)).values(status='deleted'))
         return self.image_get(image_id)
 
     @staticmethod
