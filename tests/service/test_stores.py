@@ -15,9 +15,9 @@ import boto3
 import pytest
 
 from tests.infra import ceph as ceph_cluster
-from tests.service.conftest import Client
+from tests.service.conftest import Client, fresh_database
 from tests.service.http_checks import wait_for
-from tests.service.server import GlintServer
+from tests.service.server import GlintServer, RegistryServer
 
 MiB = 1024 * 1024
 DATA = os.urandom(24 * MiB + 12345)      # several RBD objects, several S3 parts
@@ -235,10 +235,14 @@ def test_s3_down_answers_503(ceph):
 BACKENDS = 'fast:file,ceph:rbd,objects:s3,web:http,down:rbd'
 
 
-@pytest.fixture(scope='module')
-def multi(ceph, tmp_path_factory):
+@pytest.fixture(scope='module', params=[('direct', 'sqlite'), ('registry', 'postgresql')],
+                ids='-'.join)
+def multi(request, ceph, tmp_path_factory):
     """glance-api with five backends: file, rbd (default), s3, http (read-only) and an
-    rbd whose cluster is down; ceph is tried before fast, down before everything."""
+    rbd whose cluster is down; ceph is tried before fast, down before everything. On
+    SQLite directly, and through glance-registry on PostgreSQL (locations cross the
+    registry's wire)."""
+    mode, kind = request.param
     down = tmp_path_factory.mktemp('down') / 'ceph.conf'
     down.write_text('[global]\nmon_host = 127.0.0.1:1\nauth_client_required = none\n')
     rbd = rbd_options(ceph)['glance_store']
@@ -254,8 +258,12 @@ def multi(ceph, tmp_path_factory):
         'web': {},
         'down': {'rbd_store_ceph_conf': down, 'rados_connect_timeout': 3, 'weight': 30},
     }
-    with GlintServer(overrides=overrides) as server:
+    url, drop = fresh_database(kind)
+    registry = RegistryServer(url) if mode == 'registry' else None
+    with GlintServer(url, overrides=overrides, registry=registry) as server:
+        server.fast_dir = overrides['fast']['filesystem_store_datadir']
         yield server
+    drop()
 
 
 def test_info_stores_lists_the_backends(multi):
@@ -268,7 +276,7 @@ def test_info_stores_lists_the_backends(multi):
     detail = {s['id']: s for s in api.get('/v2/info/stores/detail').json()['stores']}
     assert detail['ceph']['type'] == 'rbd' and detail['ceph']['weight'] == 20
     assert detail['ceph']['properties']['pool'] == 'images'
-    assert detail['fast']['properties']['data_dir'].endswith('fast0')
+    assert detail['fast']['properties']['data_dir'] == str(multi.fast_dir)
     assert detail['objects']['properties']['s3_store_large_object_chunk_size'] == 5
     reader = Client(multi.url, project='alpha', roles='reader,member')
     assert reader.get('/v2/info/stores').status_code == 200
