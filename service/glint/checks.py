@@ -1,8 +1,8 @@
 """Fail fast: what glance-api and glance-registry refuse to start with.
 
-A setting Glint cannot honour (a store it has no driver for, multi-store, a paste flavor
-it cannot build, a value out of range, an old option name it cannot translate, a
-database driver that is not installed) stops the service before it serves anything,
+A setting Glint cannot honour (a store it has no driver for, a paste flavor it cannot
+build, a value out of range, an old option name it cannot translate, a database driver
+that is not installed) stops the service before it serves anything,
 with one line per problem naming the option and the file it came from. Options Glint
 does not use at all are harmless and only noted. ``glance-api --check-config`` runs
 the same checks and stops.
@@ -51,14 +51,17 @@ class ConfigProblems(Exception):
 
 
 def _where(conf: cfg.ConfigOpts, group: str | None, option: str) -> str:
+    """' in FILE' when the option was set in a config file."""
     try:
-        detail = getattr(conf.get_location(option, group), 'detail', None)
+        location = conf.get_location(option, group)
+        detail = location.detail if location and location.location == cfg.Locations.user \
+            else None
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
         detail = None
     except ValueError as e:     # a bad value: oslo.config names the file in its message
         found = re.search(r"detail='([^']*)'", str(e))
         detail = found and found.group(1)
-    return ' in %s' % detail if detail and detail.startswith('/') else ''
+    return ' in %s' % detail if detail else ''
 
 
 def problem(conf: cfg.ConfigOpts, group: str | None, option: str, why: str) -> str:
