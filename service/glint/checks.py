@@ -165,21 +165,19 @@ def _api(conf: cfg.ConfigOpts) -> Iterator[str]:
                       'a number with B, KB, MB, GB or TB).' % conf.user_storage_quota)
 
 
-def _notifications(conf: cfg.ConfigOpts) -> Iterator[str]:
-    """With a notification driver, oslo.messaging's options are Glint's too: registered
-    here (with Glint's defaults first) so that their values are checked and none of
-    them is noted as unused."""
-    if not notifier.configured_drivers(conf):
-        return
-    notifier.set_defaults()
-    from oslo_messaging import opts
-    for group, group_opts in opts.list_opts():
-        conf.register_opts(group_opts, group=None if group == 'DEFAULT' else group)
-    yield from ()
+def _register_messaging(conf: cfg.ConfigOpts) -> None:
+    """With a notification driver, oslo.messaging's options are glance-api's too:
+    registered (with Glint's defaults first) so that their values are checked and none
+    of them is noted as unused."""
+    if notifier.configured_drivers(conf):
+        notifier.set_defaults()
+        from oslo_messaging import opts
+        for group, group_opts in opts.list_opts():
+            conf.register_opts(group_opts, group=None if group == 'DEFAULT' else group)
 
 
 SERVICE_CHECKS: dict[str, list[Callable]] = {
-    'glance-api': [_api, _database, _keystone, _notifications],
+    'glance-api': [_api, _database, _keystone],
     'glance-registry': [_database, _keystone],
 }
 
@@ -190,6 +188,8 @@ def problems(conf: cfg.ConfigOpts, service: str) -> list[str]:
         legacy.translate(conf)
     except legacy.Problem as e:
         return [str(e)]
+    if service == 'glance-api':
+        _register_messaging(conf)
     found = []
     for check in SERVICE_CHECKS[service] + [lambda c: _paste(c, service), _values]:
         found += check(conf)

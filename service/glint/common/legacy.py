@@ -64,31 +64,31 @@ def _v3(url: str) -> str:
     return url if url.endswith('/v3') else url + '/v3'
 
 
-def _keystone(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
-    """Today's [keystone_authtoken] options for the old ones present in ``old``."""
+def _keystone(section: dict[str, str]) -> dict[str, str]:
+    """Today's [keystone_authtoken] options for the old ones the section has."""
     mapping = {'auth_uri': 'www_authenticate_uri', 'identity_uri': 'auth_url',
                'admin_user': 'username', 'admin_password': 'password',
                'admin_tenant_name': 'project_name', 'auth_plugin': 'auth_type'}
     out = {}
     for name, modern in mapping.items():
-        if name not in old:
+        if name not in section:
             continue
-        if modern in new:
+        if modern in section:
             raise Problem('[%s] %s and %s are both set: remove %s.'
                           % (AUTH, name, modern, name))
-        out[modern] = _v3(old[name]) if name == 'identity_uri' else old[name]
+        out[modern] = _v3(section[name]) if name == 'identity_uri' else section[name]
         _deprecated(AUTH, name, modern)
     if 'username' in out or 'password' in out:
         # The service user of the old guides authenticated with a password, against
         # Keystone v3 now (v2.0 is gone), in the default domain.
         out.setdefault('auth_type', 'password')
-        if 'auth_url' not in out and 'auth_url' not in new:
-            if 'auth_uri' not in old:
+        if 'auth_url' not in out and 'auth_url' not in section:
+            if 'auth_uri' not in section:
                 raise Problem('[%s] admin_user needs identity_uri or auth_url: write '
                               'auth_url = <Keystone URL>.' % AUTH)
-            out['auth_url'] = _v3(old['auth_uri'])
+            out['auth_url'] = _v3(section['auth_uri'])
         for domain in ('user_domain_name', 'project_domain_name'):
-            if domain not in new and domain.replace('name', 'id') not in new:
+            if domain not in section and domain.replace('name', 'id') not in section:
                 out[domain] = 'Default'
     return out
 
@@ -148,7 +148,7 @@ def translate(conf: cfg.ConfigOpts) -> None:
     default = _section(parser, 'DEFAULT')
     auth = _section(parser, AUTH)
     if any(name in auth for name in AUTH_OPTIONS):
-        _apply_keystone(conf, _keystone(auth, auth))
+        _apply_keystone(conf, _keystone(auth))
 
     rabbit = {k: v for k, v in {**default, **_section(parser, RABBIT)}.items()
               if k in RABBIT_OPTIONS}
