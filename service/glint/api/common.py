@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import falcon
 import jsonschema
@@ -9,13 +10,14 @@ from oslo_context import context as oslo_context
 
 from glint.api.v2 import schemas
 from glint.api.v2.views import image_view
-from glint.common import exception
+from glint.common import exception, server
 from glint.context import CONTEXT_KEY
 from glint.domain.data import ImageDataService
 from glint.domain.images import ImageService
 from glint.domain.members import MemberService
 
 MAX_JSON_BODY = 1024 * 1024
+LONE_SURROGATE = re.compile(r'[\ud800-\udfff]')
 # Interoperable import methods Glint serves; configured ones beyond these are not offered.
 SUPPORTED_IMPORT_METHODS: frozenset[str] = frozenset()
 
@@ -56,16 +58,55 @@ def context(req: falcon.Request) -> oslo_context.RequestContext:
 def json_body(req: falcon.Request):
     length = req.content_length
     if length is not None and length > MAX_JSON_BODY:
+        server.close_after_response()      # the unread body cannot be skipped
         raise exception.RequestEntityTooLarge('Request body too large.')
-    raw = req.bounded_stream.read(MAX_JSON_BODY + 1)
+    # falcon's bounded_stream is empty without a Content-Length; a chunked body (which
+    # Glance accepts) is read from wsgi.input, which the server de-chunks
+    chunked = length is None and req.get_header('Transfer-Encoding') is not None
+    raw = _read_at_most(req.stream if chunked else req.bounded_stream, MAX_JSON_BODY + 1)
     if len(raw) > MAX_JSON_BODY:
+        server.close_after_response()
         raise exception.RequestEntityTooLarge('Request body too large.')
     if not raw.strip():
         raise exception.BadRequest('Body expected in request.')
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: too deep
         raise exception.BadRequest('Malformed JSON in request body.')
+    if _has_lone_surrogate(doc):
+        raise exception.BadRequest('Malformed JSON in request body: a string holds a '
+                                   'lone surrogate (\\ud800-\\udfff), which is not text.')
+    return doc
+
+
+def _read_at_most(stream, limit: int) -> bytes:
+    """Up to ``limit`` bytes: a read may return fewer than asked before the end."""
+    parts, size = [], 0
+    while size < limit:
+        data = stream.read(limit - size)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    return b''.join(parts)
+
+
+def _has_lone_surrogate(doc) -> bool:
+    """JSON's "\\ud800" escape (or its UTF-8 bytes, which json.loads lets through) is
+    no character: no database can encode it, nor can a response. Iterative: the
+    document may be nested as deep as json.loads allows."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if LONE_SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def send_json(resp: falcon.Response, body) -> None:
