@@ -177,11 +177,8 @@ def test_rbd_interrupted_upload_leaves_no_rbd_image(rbd_server, pool):
     api.delete('/v2/images/' + image['id'])
 
 
-@pytest.mark.server_errors('the cluster is down on purpose')
-def test_rbd_down_answers_503_and_the_service_goes_on(ceph, tmp_path):
-    conf = tmp_path / 'down.conf'
-    conf.write_text('[global]\nmon_host = 127.0.0.1:1\nauth_client_required = none\n')
-    options = rbd_options(ceph, rbd_store_ceph_conf=conf, rados_connect_timeout=3)
+def assert_upload_to_a_down_store_is_503(options: dict) -> None:
+    """The upload answers 503, the image stays queued, the service goes on."""
     with GlintServer(overrides=options) as server:
         api = Client(server.url)
         image = api.create(name='nowhere')
@@ -189,6 +186,14 @@ def test_rbd_down_answers_503_and_the_service_goes_on(ceph, tmp_path):
         assert refused.status_code == 503, refused.text
         assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
         assert api.get('/v2/images').status_code == 200
+
+
+@pytest.mark.server_errors('the cluster is down on purpose')
+def test_rbd_down_answers_503_and_the_service_goes_on(ceph, tmp_path):
+    conf = tmp_path / 'down.conf'
+    conf.write_text('[global]\nmon_host = 127.0.0.1:1\nauth_client_required = none\n')
+    assert_upload_to_a_down_store_is_503(
+        rbd_options(ceph, rbd_store_ceph_conf=conf, rados_connect_timeout=3))
 
 
 # -- s3 --------------------------------------------------------------------------------
@@ -221,13 +226,8 @@ def test_s3_interrupted_multipart_upload_is_aborted(s3_server, s3):
 
 @pytest.mark.server_errors('the S3 endpoint is down on purpose')
 def test_s3_down_answers_503(ceph):
-    options = s3_options(ceph, 'glint-test-down', s3_store_host='http://127.0.0.1:1')
-    with GlintServer(overrides=options) as server:
-        api = Client(server.url)
-        image = api.create(name='nowhere')
-        refused = api.upload(image['id'], DATA[:MiB])
-        assert refused.status_code == 503, refused.text
-        assert api.get('/v2/images/' + image['id']).json()['status'] == 'queued'
+    assert_upload_to_a_down_store_is_503(
+        s3_options(ceph, 'glint-test-down', s3_store_host='http://127.0.0.1:1'))
 
 
 # -- multi-store -------------------------------------------------------------------------
