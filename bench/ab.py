@@ -8,6 +8,8 @@ glance-api (bench/run.py's Service, no snapshot); the rounds alternate A B B A .
     .state/bench/venv-tools/bin/python bench/ab.py download sqlite /tmp/base/service tree
 
 "tree" is the work tree; anything else is a directory put first on PYTHONPATH.
+AB_STORE=rbd or s3 stores on tests/infra/ceph.sh's Ceph instead of the file store (as
+`make bench`'s Ceph rows configure it); every image is deleted through the API.
 upload: 1 GiB (BENCH_SIZE_MIB) per round, deleted after it unless KEEP=1 (then every
 round writes fresh page-cache pages); server CPU-s per GiB, each thread's CPU, minor page
 faults, peak worker RSS. download: one upload per tree, then AB_ROUNDS x 3 rounds of one
@@ -18,11 +20,16 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 os.environ.setdefault('BENCH_SNAPSHOT', '0')
 import run  # noqa: E402 (bench/run.py, after its environment)
+
+STORE = os.environ.get('AB_STORE', 'file')          # or rbd, s3: tests/infra/ceph.sh's Ceph
+CEPH = run.ceph_settings() if STORE != 'file' else {}
+AB_STATE = run.STATE / 'ab'
 
 
 def start(variant: str, database: str, tag: str) -> run.Service:
@@ -30,7 +37,11 @@ def start(variant: str, database: str, tag: str) -> run.Service:
         os.environ.pop('PYTHONPATH', None)
     else:
         os.environ['PYTHONPATH'] = variant
-    return run.Service('glint', database, tag).start()
+    options = (run.store_options(STORE, CEPH, 'bench-ab-%s-%d' % (tag, os.getpid()))
+               if STORE != 'file' else None)
+    run.STATE = AB_STATE / tag          # a directory per variant: Service() empties its own
+    return run.Service('glint', database, '%s-%d' % (tag, os.getpid()), STORE,
+                       options).start()
 
 
 def alternate(services: dict, rounds: int):
@@ -41,19 +52,25 @@ def alternate(services: dict, rounds: int):
 def upload_round(name: str, svc: run.Service, path, meta) -> None:
     image_id = svc.api.create(0)
     workers = svc.workers()
+    daemons = list(run.ceph_pids(CEPH['GLINT_TEST_CEPH_CONF']).values()) if CEPH else []
     cpu0, faults0 = svc.cpu(), run.minor_faults(workers)
+    ceph0 = run.cpu_seconds(daemons)
     with run.RssSampler(workers) as rss, run.TaskSampler(workers) as tasks:
         res = run.upload(svc.port, image_id, path, 0, run.SIZE)
     cpu, faults = svc.cpu() - cpu0, run.minor_faults(workers) - faults0
+    if daemons:
+        print('    Ceph daemons: %.2f CPU-s/GiB' % ((run.cpu_seconds(daemons) - ceph0) *
+                                                  (1 << 30) / run.SIZE), flush=True)
     problem = (run.check_image(svc, image_id, meta['md5'], meta['sha512'])
                if res['status'] == 204 else 'HTTP %d' % res['status'])
-    threads = sorted(((u + s, u, s) for u, s, _w in tasks.deltas().values() if u + s > 0.05),
+    threads = sorted(((u + s, u, s, run.TASK_NAMES.get(tid, '?'))
+                      for tid, (u, s, _w) in tasks.deltas().items() if u + s > 0.05),
                      reverse=True)
     print('%-24s %5.0f MB/s  %.2f CPU-s/GiB  faults %7d  peak RSS %3.0f MB  %s  load %.1f'
           % (name[-24:], res['mbps'], cpu * (1 << 30) / run.SIZE, faults, rss.peak / 1e6,
              problem or 'ok', os.getloadavg()[0]), flush=True)
     print('    threads (user+sys CPU-s):',
-          ', '.join('%.2f (u %.2f s %.2f)' % t for t in threads), flush=True)
+          ', '.join('%s %.2f (u %.2f s %.2f)' % (t[3], *t[:3]) for t in threads), flush=True)
     if os.environ.get('KEEP') != '1':
         svc.api.call('DELETE', '/v2/images/' + image_id)
 
@@ -74,6 +91,8 @@ def download_rounds(services: dict, rounds: int, path) -> None:
         mbps.append(res['mbps'])
         cpu.append((svc.cpu() - cpu0) * (1 << 30) / run.SIZE)
         print('%-24s %5.0f MB/s  %.2f CPU-s/GiB' % (name[-24:], mbps[-1], cpu[-1]), flush=True)
+    for name, svc in services.items():   # a Ceph store keeps what is not deleted
+        svc.api.call('DELETE', urls[name].removesuffix('/file'))
     for name, (mbps, cpu) in seen.items():
         print('%-24s median %5.0f MB/s (%.0f-%.0f)  %.2f CPU-s/GiB' % (
             name[-24:], statistics.median(mbps), min(mbps), max(mbps), statistics.median(cpu)))
@@ -85,7 +104,8 @@ def main(argv: list[str]) -> int:
     if mode in ('upload', 'download'):
         path, meta = run.data_file()
     # services in a directory of their own: never a running `make bench`'s
-    run.STATE = run.STATE / 'ab'
+    global AB_STATE
+    AB_STATE = run.STATE / 'ab'
     services = {v: start(v, database, 'ab%d' % i) for i, v in enumerate(variants)}
     try:
         if mode == 'upload':
@@ -124,6 +144,13 @@ def main(argv: list[str]) -> int:
     finally:
         for svc in services.values():
             svc.cleanup()
+        if STORE == 's3':               # the buckets, emptied by the deletes above
+            subprocess.run([str(run.GLINT_VENV / 'bin' / 'python'), str(run.S3_CLIENT),
+                            'purge', *(s.conf.read_text().split('s3_store_bucket = ')[1]
+                                       .split()[0] for s in services.values())],
+                           env=dict(os.environ, S3_URL=CEPH['GLINT_TEST_S3_URL'],
+                                    S3_ACCESS_KEY=CEPH['GLINT_TEST_S3_ACCESS_KEY'],
+                                    S3_SECRET_KEY=CEPH['GLINT_TEST_S3_SECRET_KEY']))
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 # What `make bench` runs: nginx (Debian) if missing, the upstream Glance venv and the bench
 # driver's venv under .state/bench (each rebuilt when its pinned requirements change), then
 # bench/run.py. Environment: BENCH_QUICK=1, BENCH_DATABASES=sqlite,postgresql, GLINT_VENV,
-# BENCH_PROFILE=0; see bench/README.md.
+# BENCH_PROFILE=0, BENCH_STORES=rbd,s3; see bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -30,5 +30,14 @@ venv() {
 }
 venv "$STATE/venv-upstream" bench/upstream-requirements.txt
 venv "$STATE/venv-tools" bench/requirements.txt
+
+# The Ceph rows (BENCH_STORES, default rbd,s3; empty: none): tests/infra/ceph.sh's cluster
+# (started if it is not running; never stopped here) and Debian's rados/rbd bindings in
+# both venvs (glance_store's rbd driver and Glint's import them).
+if [ -n "${BENCH_STORES-rbd,s3}" ]; then
+  bash tests/infra/ceph.sh start
+  bash tests/infra/ceph.sh bindings "$STATE/venv-upstream"
+  bash tests/infra/ceph.sh bindings "${GLINT_VENV:-.venv}"
+fi
 
 exec "$STATE/venv-tools/bin/python" bench/run.py "$@"

@@ -65,7 +65,8 @@ UPSTREAM_VENV = Path(os.environ.get('UPSTREAM_VENV', STATE / 'venv-upstream'))
 TOOLS_BIN = Path(sys.executable).parent
 CHUNK = 4 * MIB
 SYSTEMS = ('glint', 'upstream')
-RUN_NAME = 'quick' if QUICK else 'latest'      # bench/results/<RUN_NAME>.{json,md,png}
+RUN_NAME = os.environ.get('BENCH_NAME') or (   # bench/results/<RUN_NAME>.{json,md,png}
+    'quick' if QUICK else 'latest')
 
 
 def log(msg: str) -> None:
@@ -337,9 +338,11 @@ def psql(sql: str, db: str = 'postgres', stdin: bytes | None = None) -> str:
 class Service:
     """One glance-api (Glint's or upstream's) with its own dir, database and file store."""
 
-    def __init__(self, system: str, database: str, tag: str):
-        self.system, self.database = system, database
-        self.dir = STATE / 'run' / ('%s-%s' % (database, system))
+    def __init__(self, system: str, database: str, tag: str, store: str = 'file',
+                 store_options: dict | None = None):
+        self.system, self.database, self.store = system, database, store
+        self.dir = STATE / 'run' / ('%s-%s' % (database if store == 'file' else store,
+                                               system))
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / 'images').mkdir(parents=True)
         self.port = free_port()
@@ -372,7 +375,18 @@ class Service:
                             'policy_file': self.dir / 'policy.yaml'},
         }
         (self.dir / 'policy.yaml').write_text('{}\n')
-        if system == 'upstream':
+        if store != 'file':
+            # a Ceph store: the multi-store form for both, the backend named as its type
+            sections['DEFAULT']['enabled_backends'] = '%s:%s' % (store, store)
+            sections['glance_store'] = {'default_backend': store}
+            sections[store] = dict(store_options or {})
+            if system == 'upstream':
+                for name in ('os_glance_staging_store', 'os_glance_tasks_store'):
+                    sections[name] = {'filesystem_store_datadir': self.dir / name}
+                sections['paste_deploy']['config_file'] = (
+                    UPSTREAM_VENV / 'etc' / 'glance' / 'glance-api-paste.ini')
+                del sections['DEFAULT']['worker_threads']
+        elif system == 'upstream':
             del sections['DEFAULT']['worker_threads']
             # Glance 33 writes into /var/lib/glance/images whatever the legacy
             # [glance_store] filesystem_store_datadir says (seen here); its current
@@ -1161,7 +1175,342 @@ def pressure() -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------- Ceph stores
+
+STORES = [s for s in os.environ.get('BENCH_STORES', 'rbd,s3').split(',') if s]
+STORE_ROUNDS = _env_int('BENCH_STORE_ROUNDS', 4, 2)     # uploads per system and driver
+STORE_DOWNLOAD_ROUNDS = 2 * STORE_ROUNDS
+CEPH_SH = ROOT / 'tests' / 'infra' / 'ceph.sh'
+S3_CLIENT = BENCH / 's3_client.py'
+CEPH_DAEMONS = ('osd.0', 'client.rgw.a', 'mon.a', 'mgr.a')
+
+
+def ceph_settings() -> dict:
+    """The GLINT_TEST_* values `ceph.sh env` prints (the cluster tests/infra runs)."""
+    r = subprocess.run(['bash', str(CEPH_SH), 'env'], capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError('ceph.sh env: %s' % r.stderr[-500:])
+    out = {}
+    for line in r.stdout.splitlines():
+        name, _, value = line.removeprefix('export ').partition('=')
+        out[name] = value.strip("'\"")
+    return out
+
+
+def ceph_pids(conf: str) -> dict[str, int]:
+    run_dir = Path(conf).parent / 'run'
+    out = {}
+    for name in CEPH_DAEMONS:
+        with contextlib.suppress(OSError, ValueError):
+            out[name] = int((run_dir / (name + '.pid')).read_text().strip())
+    return out
+
+
+class Native:
+    """The store's own client on the same file: `rbd import` / `rbd export` (Ceph's CLI,
+    its defaults), or boto3's upload_file / download_fileobj with its default transfer
+    settings (bench/s3_client.py in Glint's venv). Quacks like a Service for
+    interleaved(): system 'native'."""
+    system = 'native'
+
+    def __init__(self, store: str, ceph: dict, tag: str):
+        self.store, self.ceph, self.tag = store, ceph, tag
+        self.bucket = 'bench-native-%s' % tag
+        self.env = dict(os.environ, CEPH_CONF=ceph['GLINT_TEST_CEPH_CONF'],
+                        S3_URL=ceph['GLINT_TEST_S3_URL'],
+                        S3_ACCESS_KEY=ceph['GLINT_TEST_S3_ACCESS_KEY'],
+                        S3_SECRET_KEY=ceph['GLINT_TEST_S3_SECRET_KEY'])
+        self.names: list[str] = []
+
+    def _rbd(self, *args, stdout=subprocess.DEVNULL) -> subprocess.CompletedProcess:
+        return subprocess.run(['rbd', '--id', self.ceph['GLINT_TEST_RBD_USER'], *args],
+                              env=self.env, stdout=stdout,
+                              stderr=subprocess.PIPE, text=True)
+
+    def _timed(self, cmd: list[str], json_out: bool = False) -> dict:
+        """Run cmd; wall seconds (or the script's own), client CPU from rusage."""
+        ru0 = os.times()
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE if json_out else
+                           subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - t0
+        ru1 = os.times()
+        cpu = (ru1.children_user - ru0.children_user) + (ru1.children_system -
+                                                         ru0.children_system)
+        if r.returncode:
+            return {'error': r.stderr[-400:], 'seconds': wall, 'client_cpu_s': cpu}
+        if json_out:
+            doc = json.loads(r.stdout.strip().splitlines()[-1])
+            return {'seconds': doc['seconds'], 'client_cpu_s': doc['cpu_s'],
+                    'bytes': doc.get('bytes'), 'process_seconds': wall}
+        return {'seconds': wall, 'client_cpu_s': cpu}
+
+    def name(self, r: int) -> str:
+        return 'bench-native-%s-%d' % (self.tag, r)
+
+    def upload(self, path: Path, r: int) -> dict:
+        name = self.name(r)
+        self.names.append(name)
+        if self.store == 'rbd':
+            return self._timed(['rbd', '--id', self.ceph['GLINT_TEST_RBD_USER'],
+                                '--no-progress', 'import', str(path),
+                                '%s/%s' % (self.ceph['GLINT_TEST_RBD_POOL'], name)])
+        return self._timed([str(GLINT_VENV / 'bin' / 'python'), str(S3_CLIENT), 'upload',
+                            str(path), self.bucket, name], json_out=True)
+
+    def download(self, r: int) -> dict:
+        name = self.name(0)
+        if self.store == 'rbd':
+            return self._timed(['rbd', '--id', self.ceph['GLINT_TEST_RBD_USER'],
+                                '--no-progress', 'export',
+                                '%s/%s' % (self.ceph['GLINT_TEST_RBD_POOL'], name), '-'])
+        return self._timed([str(GLINT_VENV / 'bin' / 'python'), str(S3_CLIENT), 'download',
+                            self.bucket, name], json_out=True)
+
+    def delete(self, r: int) -> None:
+        name = self.name(r)
+        if self.store == 'rbd':
+            self._rbd('rm', '--no-progress', '%s/%s' % (self.ceph['GLINT_TEST_RBD_POOL'], name))
+        else:
+            subprocess.run([str(GLINT_VENV / 'bin' / 'python'), str(S3_CLIENT), 'delete',
+                            self.bucket, name], env=self.env, capture_output=True)
+        with contextlib.suppress(ValueError):
+            self.names.remove(name)
+
+
+def ceph_used_bytes(ceph: dict) -> int | None:
+    r = subprocess.run(['ceph', '--id', ceph['GLINT_TEST_RBD_USER'], 'df', '-f', 'json'],
+                       env=dict(os.environ, CEPH_CONF=ceph['GLINT_TEST_CEPH_CONF']),
+                       capture_output=True, text=True, timeout=60)
+    with contextlib.suppress(ValueError, KeyError):
+        return int(json.loads(r.stdout)['stats']['total_used_raw_bytes'])
+    return None
+
+
+def wait_for_osd_space(ceph: dict, need: int) -> float:
+    """The OSD is a 20 GiB sparse file and radosgw frees deleted objects' data 30-60 s
+    after the delete: wait (at most 180 s) until `need` more bytes fit in 60 % of it."""
+    t0 = time.perf_counter()
+    limit = int(0.6 * (20 << 30))
+    while time.perf_counter() - t0 < 180:
+        used = ceph_used_bytes(ceph)
+        if used is None or used + need < limit:
+            break
+        time.sleep(5)
+    return time.perf_counter() - t0
+
+
+def store_options(store: str, ceph: dict, bucket: str) -> dict:
+    if store == 'rbd':
+        return {'rbd_store_pool': ceph['GLINT_TEST_RBD_POOL'],
+                'rbd_store_user': ceph['GLINT_TEST_RBD_USER'],
+                'rbd_store_ceph_conf': ceph['GLINT_TEST_CEPH_CONF'],
+                'rbd_store_chunk_size': 8}
+    # glance_store's defaults, written out: multipart from 100 MiB, 10 MiB parts, 10 threads
+    return {'s3_store_host': ceph['GLINT_TEST_S3_URL'],
+            's3_store_access_key': ceph['GLINT_TEST_S3_ACCESS_KEY'],
+            's3_store_secret_key': ceph['GLINT_TEST_S3_SECRET_KEY'],
+            's3_store_bucket': bucket, 's3_store_create_bucket_on_put': 'True',
+            's3_store_bucket_url_format': 'path', 's3_store_large_object_size': 100,
+            's3_store_large_object_chunk_size': 10, 's3_store_thread_pools': 10}
+
+
+def run_store(store: str, ceph: dict, path: Path, meta: dict) -> dict:
+    """1 GiB up and down through Glint's and upstream's driver and the native client,
+    interleaved; every RBD image and S3 object of the run removed at the end."""
+    tag = '%d' % os.getpid()
+    svcs: dict = {}
+    native = Native(store, ceph, tag)
+    daemons = ceph_pids(ceph['GLINT_TEST_CEPH_CONF'])
+    keep: dict[str, str] = {}            # system -> the image (round 0) downloads read
+    made: dict[str, list[str]] = {s: [] for s in SYSTEMS}
+    res: dict = {'daemons': list(daemons), 'waited_for_osd_space_s': 0.0}
+    try:
+        for s in SYSTEMS:
+            log('%s: starting %s' % (store, s))
+            svcs[s] = Service(s, 'sqlite', tag, store,
+                              store_options(store, ceph, 'bench-%s-%s' % (s, tag))).start()
+        targets = dict(svcs, native=native)
+
+        def measured(svc, action):
+            pids = svc.workers() if svc.system != 'native' else []
+            cpu0 = svc.cpu() if pids else 0.0
+            ceph0 = cpu_seconds(list(daemons.values()))
+            with RssSampler(pids) as rss:
+                out = action()
+            out.update(ceph_cpu_s=cpu_seconds(list(daemons.values())) - ceph0,
+                       server_cpu_s=(svc.cpu() - cpu0) if pids else None,
+                       peak_rss=rss.peak, hwm=rss.hwm, rss_before=rss.before)
+            return out
+
+        def up(svc, r):
+            res['waited_for_osd_space_s'] += wait_for_osd_space(ceph, 2 * SIZE)
+            if svc.system == 'native':
+                out = measured(svc, lambda: native.upload(path, r))
+                out['problem'] = out.pop('error', None)
+            else:
+                image_id = svc.api.create(30_000 + r)
+                made[svc.system].append(image_id)
+                out = measured(svc, lambda: upload(svc.port, image_id, path, 0, SIZE))
+                out['problem'] = (check_image(svc, image_id, meta['md5'], meta['sha512'])
+                                  if out['status'] == 204 else
+                                  'HTTP %d %s' % (out['status'], out['body'][:200]))
+            out.setdefault('bytes', SIZE)
+            if r == 0:
+                keep[svc.system] = image_id if svc.system != 'native' else native.name(0)
+            elif svc.system == 'native':
+                native.delete(r)
+            else:
+                svc.api.call('DELETE', '/v2/images/' + image_id)
+            return out
+
+        def down(svc, r):
+            if svc.system == 'native':
+                out = measured(svc, lambda: native.download(r))
+                out['problem'] = out.pop('error', None)
+                if out.get('bytes') not in (None, SIZE):
+                    out['problem'] = '%s bytes' % out['bytes']
+            else:
+                out = measured(svc, lambda: download(
+                    svc.port, '/v2/images/%s/file' % keep[svc.system]))
+                if (out['status'], out['bytes']) != (200, SIZE):
+                    out['problem'] = 'HTTP %d, %d bytes' % (out['status'], out['bytes'])
+            out['bytes'] = SIZE
+            return out
+
+        log('%s: upload %d MiB x %d rounds (glint, upstream, native interleaved)' % (
+            store, SIZE // MIB, STORE_ROUNDS))
+        ups = interleaved(targets, STORE_ROUNDS, up)
+        log('%s: download it x %d rounds' % (store, STORE_DOWNLOAD_ROUNDS))
+        downs = interleaved(targets, STORE_DOWNLOAD_ROUNDS, down)
+        for s in targets:
+            res[s] = {}
+            for key, rows in (('upload', ups[s]), ('download', downs[s])):
+                ok = [x for x in rows if not x.get('problem')]
+                for x in rows:
+                    x['mbps'] = x['bytes'] / x['seconds'] / MB
+                def per_gib(k, ok=ok):
+                    return median([x[k] * (1 << 30) / x['bytes'] for x in ok
+                                   if x.get(k) is not None])
+                res[s][key] = {
+                    'mbps': median([x['mbps'] for x in ok]) if ok else None,
+                    'runs_mbps': [round(x['mbps'], 1) for x in rows],
+                    'server_cpu_s_per_gib': per_gib('server_cpu_s'),
+                    'client_cpu_s_per_gib': per_gib('client_cpu_s'),
+                    'ceph_cpu_s_per_gib': per_gib('ceph_cpu_s'),
+                    'peak_worker_rss_mb': max(x['peak_rss'] for x in rows) / MB,
+                    'worker_rss_before_mb': max(x['rss_before'] for x in rows) / MB,
+                    'worker_vmhwm_mb': max(x['hwm'] for x in rows) / MB,
+                    'problems': [x['problem'] for x in rows if x.get('problem')]}
+        for s, svc in svcs.items():
+            res.setdefault('server_log', {})[s] = scan_log(svc)
+        res['pressure_end'] = pressure()
+        return res
+    finally:
+        for s, svc in svcs.items():        # through the API first: as an operator would
+            for image_id in made[s]:
+                with contextlib.suppress(Exception):
+                    svc.api.call('DELETE', '/v2/images/' + image_id)
+            svc.cleanup()
+        res['leftovers_removed'] = purge_store(store, ceph, native, made, tag)
+
+
+def purge_store(store: str, ceph: dict, native: Native, made: dict, tag: str) -> list[str]:
+    """Remove whatever of this run is still in Ceph: the RBD images named after our image
+    ids or the native ones (never anyone else's), or our three S3 buckets."""
+    removed = []
+    if store == 'rbd':
+        pool = ceph['GLINT_TEST_RBD_POOL']
+        ours = {i for ids in made.values() for i in ids} | set(native.names)
+
+        def left() -> list[str]:
+            r = native._rbd('ls', pool, stdout=subprocess.PIPE)
+            if r.returncode:
+                return ['rbd ls failed: %s' % r.stderr[-300:]]
+            return [n for n in r.stdout.split()
+                    if n in ours or n.startswith('bench-native-%s-' % tag)]
+        for name in left():
+            spec = '%s/%s' % (pool, name)
+            native._rbd('snap', 'unprotect', spec + '@snap')
+            native._rbd('snap', 'purge', spec)
+            native._rbd('rm', '--no-progress', spec)
+            removed.append(name)
+        removed += ['still there: %s' % n for n in left()]
+    else:
+        buckets = ['bench-%s-%s' % (s, tag) for s in SYSTEMS] + [native.bucket]
+        r = subprocess.run([str(GLINT_VENV / 'bin' / 'python'), str(S3_CLIENT), 'purge',
+                            *buckets], env=native.env, capture_output=True, text=True)
+        with contextlib.suppress(ValueError, IndexError):
+            removed = ['%s: %d objects' % kv for kv in
+                       json.loads(r.stdout.splitlines()[-1])['deleted'].items()]
+        if r.returncode:
+            removed.append('purge failed: %s' % r.stderr[-300:])
+    return removed
+
+
+def run_stores(path: Path, meta: dict) -> dict:
+    ceph = ceph_settings()
+    out = {'rounds': STORE_ROUNDS, 'download_rounds': STORE_DOWNLOAD_ROUNDS}
+    for store in STORES:
+        out['load_before_%s' % store] = os.getloadavg()
+        try:
+            out[store] = run_store(store, ceph, path, meta)
+        except Exception as e:           # recorded; the rest of the run stands
+            out[store] = {'error': repr(e)[-2000:]}
+            log('%s: failed: %r' % (store, e))
+    return out
+
+
+def store_rows(stores: dict) -> list[dict]:
+    rows = []
+    for store in STORES:
+        r = stores.get(store) or {}
+        if 'glint' not in r:
+            continue
+        g, u, n = r['glint'], r['upstream'], r['native']
+        native_name = ('rbd import / export' if store == 'rbd' else
+                       'boto3 upload_file / download_fileobj')
+
+        def add(metric, unit, gv, uv, higher, limit=None, target=None, ok=None, note='',
+                store=store):
+            rows.append({'db': 'ceph %s' % store, 'metric': metric, 'unit': unit,
+                         'glint': gv, 'upstream': uv, 'ratio': ratio(gv, uv, higher),
+                         'limit': limit, 'target': target, 'met': ok, 'note': note,
+                         'higher_is_better': higher})
+        gu, uu, nu = g['upload']['mbps'], u['upload']['mbps'], n['upload']['mbps']
+        add('upload %d MiB' % (SIZE // MIB), 'MB/s', gu, uu, True, limit=nu,
+            target='>= 2x upstream and >= 70%% of %s (%.0f)' % (
+                native_name.split(' / ')[0], 0.7 * (nu or 0)),
+            ok=bool(gu and uu and nu and gu >= 2 * uu and gu >= 0.7 * nu),
+            note='; '.join((['%.0f %% of native' % (100 * gu / nu)] if gu and nu else []) +
+                           g['upload']['problems'] + u['upload']['problems'] +
+                           n['upload']['problems']))
+        for key, word in (('upload', 'uploaded'), ('download', 'downloaded')):
+            add('  server CPU per GiB %s' % word, 'CPU s', g[key]['server_cpu_s_per_gib'],
+                u[key]['server_cpu_s_per_gib'], False, limit=n[key]['client_cpu_s_per_gib'],
+                note='limit column: the native client\'s CPU; Ceph daemons\' CPU per GiB '
+                     'glint %.1f / upstream %.1f / native %.1f' % tuple(
+                         x[key]['ceph_cpu_s_per_gib'] or 0 for x in (g, u, n)))
+            if key == 'upload':
+                gd, ud, nd = (x['download']['mbps'] for x in (g, u, n))
+                add('download %d MiB' % (SIZE // MIB), 'MB/s', gd, ud, True, limit=nd,
+                    target='>= 1.5x upstream', ok=bool(gd and ud and gd >= 1.5 * ud),
+                    note='; '.join((['%.0f %% of native' % (100 * gd / nd)] if gd and nd
+                                    else []) + g['download']['problems'] +
+                                   u['download']['problems'] + n['download']['problems']))
+        rss = {s: max(x['upload']['peak_worker_rss_mb'], x['download']['peak_worker_rss_mb'])
+               for s, x in (('glint', g), ('upstream', u))}
+        add('peak worker RSS, %d MiB up/down' % (SIZE // MIB), 'MB', rss['glint'],
+            rss['upstream'], False, target='< 150 MB', ok=rss['glint'] < 150,
+            note='just before the upload %.0f / %.0f MB' % (
+                g['upload']['worker_rss_before_mb'], u['upload']['worker_rss_before_mb']))
+    return rows
+
+
 # ---------------------------------------------------------------------------- profile
+
+TASK_NAMES: dict[int, str] = {}      # tid -> its comm, as task_times() first saw it
+
 
 def task_times(pids: list[int]) -> dict[int, tuple[float, float, float]]:
     """(user, system, run-queue wait) seconds of every thread of the given processes; the
@@ -1177,6 +1526,9 @@ def task_times(pids: list[int]) -> dict[int, tuple[float, float, float]]:
                         fields = f.read().rsplit(')', 1)[1].split()
                     with open(base + 'schedstat') as f:
                         wait = int(f.read().split()[1]) / 1e9
+                    if int(tid) not in TASK_NAMES:
+                        with open(base + 'comm') as f:
+                            TASK_NAMES[int(tid)] = f.read().strip()
                     out[int(tid)] = (int(fields[11]) / tick, int(fields[12]) / tick, wait)
     return out
 
@@ -1480,7 +1832,8 @@ def chart(rows: list[dict], lim: dict, png: Path, title: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    dbs = sorted({r['db'] for r in rows}, key=DATABASES.index)
+    order = DATABASES + ['ceph %s' % s for s in STORES]
+    dbs = sorted({r['db'] for r in rows}, key=lambda d: order.index(d) if d in order else 99)
     groups = [('MB/s (higher is better)', lambda r: r['unit'] == 'MB/s' and 'RSS' not in
                r['metric']),
               ('ms (lower is better)', lambda r: r['unit'] == 'ms'),
@@ -1565,7 +1918,7 @@ def main(argv: list[str]) -> int:
                       'threads': THREADS, 'databases': DATABASES},
            'results': {}}
     path, meta = data_file()
-    doc['limits'] = measure_limits(path)
+    doc['limits'] = measure_limits(path) if DATABASES else {}
     log('limits: ' + ', '.join('%s %.0f' % kv for kv in doc['limits'].items()))
     rows = []
     doc['table'] = rows
@@ -1588,7 +1941,16 @@ def main(argv: list[str]) -> int:
         rows += rows_for(db, doc['results'][db], doc['limits'])
         print(markdown([r for r in rows if r['db'] == db], {}), flush=True)
         write()                          # a later failure keeps what was measured
-    if PROFILE:
+    if STORES:
+        log('Ceph stores %s: load average %s' % (','.join(STORES), os.getloadavg()))
+        doc['config'].update(stores=STORES, store_rounds=STORE_ROUNDS,
+                             store_download_rounds=STORE_DOWNLOAD_ROUNDS)
+        doc['stores'] = run_stores(path, meta)
+        store_table = store_rows(doc['stores'])
+        rows += store_table
+        print(markdown(store_table, {}), flush=True)
+        write()
+    if PROFILE and DATABASES:
         log('profiling one Glint upload with py-spy')
         try:
             doc['profile'] = profile_upload(path, meta)
