@@ -13,7 +13,7 @@ from glint.common import exception
 from glint.db.api import ListQuery
 from glint.domain import limits
 from glint.domain.gateway import Gateway
-from glint.domain.model import WRITABLE_FIELDS, Image
+from glint.domain.model import INTEGER_MAX, WRITABLE_FIELDS, Image
 
 # Only these may change once an image has data (Glance's rule for formats).
 QUEUED_ONLY = frozenset({'disk_format', 'container_format'})
@@ -61,6 +61,16 @@ class _PropertyChanges:
         return 'update' if exists else 'create'
 
 
+def _check_minimum(name: str, value: int) -> None:
+    """min_disk / min_ram: not negative, and within their column (Glance's messages)."""
+    if value < 0:
+        raise exception.BadRequest("Invalid value '%d' for parameter '%s': Cannot be a "
+                                   "negative value" % (value, name))
+    if value > INTEGER_MAX[name]:
+        raise exception.BadRequest("'%s' value out of range, must not exceed %d."
+                                   % (name, INTEGER_MAX[name]))
+
+
 class ImageService:
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
@@ -97,6 +107,8 @@ class ImageService:
     def create(self, ctx, values: dict, properties: dict[str, str],
                tags: list[str]) -> Image:
         values = dict(values)
+        for name in ('min_disk', 'min_ram'):
+            _check_minimum(name, values.get(name, 0))
         owner = values.pop('owner', None) or ctx.project_id
         target = dict(values, owner=owner, project_id=owner, **properties)
         if not self.policy.check(ctx, 'add_image', target):
@@ -154,6 +166,8 @@ class ImageService:
             raise exception.Forbidden('Property %s may not be removed.' % name)
         if name == 'visibility':
             self._enforce_visibility(ctx, change.value, image.policy_target())
+        elif name in ('min_disk', 'min_ram'):
+            _check_minimum(name, change.value)
         elif name == 'owner' and not ctx.is_admin:
             raise exception.Forbidden("Owner can't be updated by non admin.")
         elif name in QUEUED_ONLY and image.status != 'queued' \

@@ -20,6 +20,9 @@ CORE_FIELDS = ('name', 'status', 'visibility', 'owner', 'size', 'virtual_size',
 WRITABLE_FIELDS = frozenset({'id', 'name', 'visibility', 'owner', 'disk_format',
                              'container_format', 'min_disk', 'min_ram', 'protected',
                              'os_hidden'})
+# The largest value of each integer column: INTEGER (as in Glance) and BIGINT.
+INTEGER_MAX = {'min_disk': 2 ** 31 - 1, 'min_ram': 2 ** 31 - 1,
+               'size': 2 ** 63 - 1, 'virtual_size': 2 ** 63 - 1}
 
 
 def isotime(value: dt.datetime | None) -> str | None:

@@ -13,7 +13,7 @@ from glint.api.v2 import schemas
 from glint.common import exception
 from glint.db.api import Filter, ListQuery
 from glint.domain.images import Change
-from glint.domain.model import WRITABLE_FIELDS
+from glint.domain.model import INTEGER_MAX, WRITABLE_FIELDS
 
 PATCH_TYPES = {'application/openstack-images-v2.0-json-patch': 4,
                'application/openstack-images-v2.1-json-patch': 10}
@@ -323,12 +323,19 @@ def _time_filter(name: str, value: str) -> Filter:
     return Filter(name, op, moment)
 
 
-def _int(value: str) -> int:
+def _int(name: str, value: str) -> int:
+    """A number to compare column ``name`` with; one the column cannot hold is refused
+    (PostgreSQL casts it to the column's type, SQLite cannot bind beyond 64 bits)."""
     try:
-        return int(value)
+        number = int(value)       # ValueError beyond 4300 digits too
     except ValueError:
         raise exception.BadRequest('Unable to filter on a range with a non-numeric '
                                    'value.')
+    if not -INTEGER_MAX[name] - 1 <= number <= INTEGER_MAX[name]:
+        raise exception.BadRequest("Unable to filter on '%s': the value must be between "
+                                   "%d and %d." % (name, -INTEGER_MAX[name] - 1,
+                                                   INTEGER_MAX[name]))
+    return number
 
 
 def _limit(params, conf) -> int:
@@ -373,7 +380,7 @@ def parse_list_query(req: falcon.Request, conf) -> ListQuery:
             query.filters.append(_time_filter(name, value))
         elif name[:-4] in RANGE_FILTERS and name[-4:] in ('_min', '_max'):
             op = 'gte' if name.endswith('_min') else 'lte'
-            query.filters.append(Filter(name[:-4], op, _int(value)))
+            query.filters.append(Filter(name[:-4], op, _int(name[:-4], value)))
         elif name in IN_FILTERS:
             op, operand = _split_op(value)
             if op == 'in':
@@ -384,8 +391,8 @@ def parse_list_query(req: falcon.Request, conf) -> ListQuery:
                 raise exception.BadRequest("Unable to filter by unknown operator '%s'."
                                            % op)
         elif name in COLUMN_FILTERS:
-            query.filters.append(Filter(name, 'eq', _int(value) if name in RANGE_FILTERS
-                                        else value))
+            query.filters.append(Filter(name, 'eq', _int(name, value)
+                                        if name in RANGE_FILTERS else value))
         else:
             query.properties[name] = [value]
     return query
