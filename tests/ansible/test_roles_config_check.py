@@ -4,17 +4,20 @@ own check (`glance-api --config-file F --config-dir D --check-config`, and
 glance-registry's) with no error and no "not used by Glint" note.
 
 The matrix is pairwise, not the full product: every pair of values of two factors
-(registry, flavors, notifications, older names, overrides, file store layout, NFS) is in
-some combination, and every store type the argument_specs allow appears at least once
-(its aliases only rename the same driver). That is 3 dozen combinations where the
-product is over 2,000, one ansible-playbook run per inventory renders them all, and
-the checks (about 2 s each) run two at a time.
+(single or multi-store, registry, flavors, notifications, older names, overrides, file
+store layout, NFS) is in some combination, and every store type the argument_specs allow
+appears at least once (its aliases only rename the same driver). Multi-store has a
+backend of every type (file, http, rbd, s3), the default one of each writable type in
+turn. That is 14 combinations where the product is over 10,000, one ansible-playbook
+run per inventory renders them all, and the checks (about 2 s each) run two at a time.
+The rbd store needs Ceph's bindings in this virtualenv (`make ceph` links them).
 """
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +48,7 @@ NOT_IN_FILES = {'glance_api_service_manager', 'glance_registry_service_manager',
 FACTORS = {
     'store': SPECS['glance_store']['glance_store_stores']['choices'],
     'default_store': SPECS['glance_store']['glance_store_default_store']['choices'],
+    'multi_store': [False, True],
     'datadirs': [False, True],
     'nfs': [False, True],
     'registry': [False, True],
@@ -70,6 +74,19 @@ OLDER_VARIABLES = {
 }
 
 
+# The driver each store type names (the service's glint.store.backend.LEGACY_NAMES).
+DRIVER = {name: name.rpartition('._drivers.')[2].rpartition('.store')[0] or name
+          for name in FACTORS['store']}
+DRIVER.update({'filesystem': 'file', 'glance.store.filesystem.store': 'file',
+               'glance_store._drivers.filesystem.store': 'file', 'https': 'http',
+               'glance.store.http.store': 'http', 'glance.store.rbd.store': 'rbd',
+               'glance.store.s3.store': 's3'})
+S3 = {'s3_store_host': 'http://s3.example.net:8080', 's3_store_access_key': 'access',
+      's3_store_secret_key': 'secret', 's3_store_bucket': 'images'}
+# Multi-store: a backend of each type (id: type), and the options each needs.
+BACKENDS = {'fast': 'file', 'ceph': 'rbd', 'objects': 's3', 'web': 'http'}
+
+
 def test_factors_cover_the_argument_specs():
     with_choices = {name for role in ROLES for name, option in SPECS[role].items()
                     if 'choices' in option} - NOT_IN_FILES
@@ -78,6 +95,7 @@ def test_factors_cover_the_argument_specs():
     older = {name for name, option in SPECS['glance_api'].items()
              if str(option.get('description')).startswith("Older guides'")}
     assert older == set(OLDER_VARIABLES)
+    assert set(DRIVER.values()) == set(BACKENDS.values())
 
 
 def pairwise(factors: dict[str, list], once: tuple[str, ...] = ()) -> list[dict]:
@@ -107,6 +125,9 @@ def pairwise(factors: dict[str, list], once: tuple[str, ...] = ()) -> list[dict]
 
 
 COMBINATIONS = pairwise(FACTORS, once=('store', 'default_store'))
+# The multi-store rows' default backends: each writable type in turn (http is read-only).
+for _k, _c in enumerate(c for c in COMBINATIONS if c['multi_store']):
+    _c['default_backend'] = ('ceph', 'objects', 'fast')[_k % 3]
 
 
 def test_pairwise_covers_every_pair():
@@ -116,6 +137,10 @@ def test_pairwise_covers_every_pair():
         assert seen == set(itertools.product(FACTORS[a], FACTORS[b])), (a, b)
     for name in ('store', 'default_store'):
         assert {c[name] for c in COMBINATIONS} == set(FACTORS[name])
+    single = [c for c in COMBINATIONS if not c['multi_store']]
+    assert {DRIVER[c['store']] for c in single} == {'file', 'http', 'rbd', 's3'}
+    assert {DRIVER[c['default_store']] for c in single} == {'file', 'rbd', 's3'}
+    assert {c['default_backend'] for c in COMBINATIONS if c['multi_store']} == {'fast', 'ceph', 'objects'}
     assert len(COMBINATIONS) < 40
 
 
@@ -124,10 +149,19 @@ def variables(c: dict, d: Path) -> dict[str, dict]:
     store = {'glance_store_conf_dir': str(d),
              'glance_store_stores': list(dict.fromkeys([c['store'], c['default_store']])),
              'glance_store_default_store': c['default_store']}
-    if c['datadirs']:
-        store['glance_store_filesystem_store_datadirs'] = ['%s/a:200' % d, '%s/b:100' % d]
+    datadir = ({'filesystem_store_datadirs': ['%s/a:200' % d, '%s/b:100' % d]} if c['datadirs']
+               else {'filesystem_store_datadir': '%s/images' % d})
+    if c['multi_store']:
+        store['glance_store_backends'] = {
+            name: dict({'type': kind, 'store_description': 'the %s backend' % kind},
+                       **(datadir if kind == 'file' else S3 if kind == 's3' else {}))
+            for name, kind in BACKENDS.items()}
+        store['glance_store_backends']['ceph']['weight'] = 10
+        store['glance_store_default_backend'] = c['default_backend']
     else:
-        store['glance_store_filesystem_store_datadir'] = '%s/images' % d
+        store.update({'glance_store_' + k: v for k, v in datadir.items()})
+        if 's3' in {DRIVER[s] for s in store['glance_store_stores']}:
+            store['glance_store_options'] = S3
     if c['nfs']:
         store['glance_store_nfs_share'] = 'nfs.example.net:/export/images'
     api = {'glance_api_conf_dir': str(d), 'glance_api_log_dir': str(d),
@@ -165,7 +199,11 @@ def variables(c: dict, d: Path) -> dict[str, dict]:
             api['glance_api_transport_url'] = 'rabbit://glance:secret@127.0.0.1:5672/'
         api['glance_api_oslo_messaging_rabbit'] = {'heartbeat_timeout_threshold': 30}
     if c['overrides']:
-        store['glance_store_conf_overrides'] = {'glance_store': {'filesystem_store_file_perm': 416}}
+        section = 'fast' if c['multi_store'] else 'glance_store'
+        if c['multi_store'] or DRIVER[c['store']] == 'file' or DRIVER[c['default_store']] == 'file':
+            store['glance_store_conf_overrides'] = {section: {'filesystem_store_file_perm': 416}}
+        else:
+            store['glance_store_conf_overrides'] = {section: {'rbd_store_chunk_size': 4}}
         api['glance_api_workers'] = 2
         api['glance_api_quotas'] = {'image_member_quota': 64, 'image_tag_quota': -1}
         api['glance_api_oslo_policy'] = {'enforce_scope': True}
@@ -297,9 +335,21 @@ def test_the_matrix_wrote_what_it_varies(rendered):
         d = Path(c['dir'])
         api = (d / 'glance-api.conf').read_text()
         store = (d / 'glance-api.conf.d' / 'glance-store.conf').read_text()
-        assert ('default_store = %s\n' % c['default_store']) in store
-        assert ('stores = %s' % c['store']) in store
-        assert ('filesystem_store_datadirs = %s/a:200' % d in store) == c['datadirs']
+        drivers = {DRIVER[c['store']], DRIVER[c['default_store']]}
+        if c['multi_store']:
+            enabled = re.search(r'^enabled_backends = (.*)$', store, re.M).group(1)
+            assert sorted(enabled.split(',')) == sorted('%s:%s' % b for b in BACKENDS.items())
+            assert 'default_backend = %s\n' % c['default_backend'] in store
+            assert 'stores =' not in store and 'default_store' not in store
+            assert '[ceph]\nrbd_store_pool = images\nrbd_store_user = glance\n' in store
+            assert 's3_store_secret_key = secret' in store
+        else:
+            assert ('default_store = %s\n' % c['default_store']) in store
+            assert ('stores = %s' % c['store']) in store
+            assert ('rbd_store_user = glance' in store) == ('rbd' in drivers)
+            assert ('s3_store_bucket = images' in store) == ('s3' in drivers)
+        file_store = c['multi_store'] or 'file' in drivers
+        assert ('filesystem_store_datadirs = %s/a:200' % d in store) == (c['datadirs'] and file_store)
         assert ('data_api = glint.db.registry.api' in api) == c['registry']
         assert ('flavor = keystone' in api) == (c['api_flavor'] == 'keystone')
         assert ('[keystone_authtoken]' in api) == (c['api_flavor'] == 'keystone'
