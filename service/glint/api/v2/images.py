@@ -317,7 +317,7 @@ def _time_filter(name: str, value: str) -> Filter:
         raise exception.BadRequest("Unable to filter by unknown operator '%s'." % op)
     try:
         moment = timeutils.normalize_time(timeutils.parse_isotime(when))
-    except ValueError:
+    except (ValueError, OverflowError):    # OverflowError: in UTC beyond year 1 or 9999
         raise exception.BadRequest('Bad "%s" query filter format. Use ISO 8601 '
                                    'DateTime notation.' % name)
     return Filter(name, op, moment)
