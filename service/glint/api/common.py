@@ -18,8 +18,22 @@ from glint.domain.members import MemberService
 
 MAX_JSON_BODY = 1024 * 1024
 LONE_SURROGATE = re.compile(r'[\ud800-\udfff]')
+ECMA_END = re.compile(r'(?<!\\)\$')     # an unescaped '$' in a schema's pattern
 # Interoperable import methods Glint serves; configured ones beyond these are not offered.
 SUPPORTED_IMPORT_METHODS: frozenset[str] = frozenset()
+
+
+def _ecma_pattern(validator, pattern: str, instance, schema):
+    """JSON Schema patterns are ECMA-262 regular expressions, whose '$' is the end of
+    the string; Python's '$' also matches before a final newline, which let
+    '<uuid>\\n' through as an image id. The served schema keeps Glance's '$'."""
+    if validator.is_type(instance, 'string') and not re.search(
+            ECMA_END.sub(r'\\Z', pattern), instance):
+        yield jsonschema.ValidationError('%r does not match %r' % (instance, pattern))
+
+
+StrictValidator = jsonschema.validators.extend(jsonschema.Draft4Validator,
+                                               {'pattern': _ecma_pattern})
 
 
 class UnsupportedMediaType(exception.GlintError):
@@ -42,7 +56,7 @@ class Api:
         formats = conf.image_format
         self.image_schema = schemas.image_schema(formats.disk_formats,
                                                  formats.container_formats)
-        self.image_validator = jsonschema.Draft4Validator(self.image_schema)
+        self.image_validator = StrictValidator(self.image_schema)
         self.import_methods = [m for m in conf.enabled_import_methods
                                if m in SUPPORTED_IMPORT_METHODS]
 

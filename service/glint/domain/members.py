@@ -35,6 +35,8 @@ class MemberService:
         return Member.from_row(self._row(ctx, image, member))
 
     def add(self, ctx, image_id: str, member: str) -> Member:
+        if not _is_member_id(member):
+            raise exception.BadRequest('Member id may hold printable characters only.')
         image = self._shared_image(ctx, image_id)
         self.gateway.enforce(ctx, 'add_member', image)
         limits.check('members for this image', len(self.db.member_list(image_id)) + 1,
@@ -66,7 +68,7 @@ class MemberService:
         return image
 
     def _row(self, ctx, image: Image, member: str) -> dict:
-        if not _may_see(ctx, image, member):
+        if not _is_member_id(member) or not _may_see(ctx, image, member):
             raise exception.NotFound('%s is not a member of image %s' % (member, image.id))
         return self.db.member_get(image.id, member)
 
@@ -79,3 +81,9 @@ class MemberService:
 def _may_see(ctx, image: Image, member: str) -> bool:
     """Admins and the owner see every membership; a member sees its own."""
     return ctx.is_admin or image.owner == ctx.project_id or member == ctx.project_id
+
+
+def _is_member_id(member: str) -> bool:
+    """A project id is printable text: no NUL (which PostgreSQL cannot store and SQLite
+    would keep), newline, escape or other control or format character."""
+    return member.isprintable()
