@@ -310,7 +310,8 @@ def test_store_drop_in_multi_store(tmp_path):
     assert dict(conf['ceph']) == {'rbd_store_pool': 'images', 'rbd_store_user': 'glance',
                                   'rbd_store_ceph_conf': '/etc/ceph/ceph.conf',
                                   'rbd_store_chunk_size': '4'}
-    assert 'filesystem_store_datadirs = /srv/a:200\nfilesystem_store_datadirs = /srv/b:100\n' in text
+    assert ('filesystem_store_datadirs = /srv/a:200\n'
+            'filesystem_store_datadirs = /srv/b:100\n') in text
     assert (conf['fast']['store_description'], conf['fast']['weight']) == ('Local disk', '100')
     assert conf['objects']['s3_store_secret_key'] == 'S3cr$$t'     # oslo.config reads one $
     assert conf['objects']['s3_store_thread_pools'] == '4'
@@ -469,24 +470,29 @@ PRECHECK_CASES = {
         'ceph': {'type': 'rbd'}, 'objects': dict(S3_OPTIONS, type='s3'), 'web': {'type': 'http'}},
         'glance_store_default_backend': 'ceph', **CEPH_SOURCE}, None),
     'no_default': ({'glance_store_backends': {
-        'fast': {'type': 'file', 'filesystem_store_datadir': '/srv/fast'}, 'web': {'type': 'http'}}},
+        'fast': {'type': 'file', 'filesystem_store_datadir': '/srv/fast'},
+        'web': {'type': 'http'}}},
         ['glance_store_default_backend', 'must be set']),
     'http_default': ({'glance_store_backends': {'web': {'type': 'http'}}},
                      ['glance_store_default_backend', 'not http']),
-    'bad_type': ({'glance_store_backends': {'c': {'type': 'cinder'}}, 'glance_store_default_backend': 'c'},
+    'bad_type': ({'glance_store_backends': {'c': {'type': 'cinder'}},
+                  'glance_store_default_backend': 'c'},
                  ['glance_store_backends', 'file|http|rbd|s3', '(c)']),
     'reserved_id': ({'glance_store_backends': {'os_glance_staging_store': {'type': 'file'}}},
                     ['glance_store_backends', 'os_glance_staging_store']),
     'file_no_datadir': ({'glance_store_backends': {'fast': {'type': 'file'}}},
-                        ['file store fast: set filesystem_store_datadir in glance_store_backends.fast']),
+                        ['file store fast: set filesystem_store_datadir in '
+                         'glance_store_backends.fast']),
     's3_no_secret': ({'glance_store_backends': {'objects': {
-        'type': 's3', 's3_store_host': 'http://s3', 's3_store_access_key': 'a', 's3_store_bucket': 'b'}}},
+        'type': 's3', 's3_store_host': 'http://s3', 's3_store_access_key': 'a',
+        's3_store_bucket': 'b'}}},
         ['s3 store objects: set s3_store_secret_key in glance_store_backends.objects']),
     's3_single_no_keys': ({'glance_store_stores': ['s3'], 'glance_store_default_store': 's3'},
                           ['s3 store: set s3_store_host, s3_store_access_key, s3_store_secret_key, '
                            's3_store_bucket in glance_store_options']),
     'rbd_no_conf': ({'glance_store_backends': {'ceph': {'type': 'rbd'}}},
-                    ['glance_store_ceph_conf', 'glance_store_ceph_mon_host', 'glance_store_ceph_admin_host']),
+                    ['glance_store_ceph_conf', 'glance_store_ceph_mon_host',
+                     'glance_store_ceph_admin_host']),
     'rbd_no_key': ({'glance_store_backends': {'ceph': {'type': 'rbd'}},
                     'glance_store_ceph_conf': '[global]\nmon_host = 10.0.0.1\n'},
                    ['client.glance', 'glance_store_ceph_keyring']),
