@@ -404,6 +404,14 @@ class Service:
 
     def start(self) -> Service:
         env = glint_env() if self.system == 'glint' else dict(os.environ)
+        # oslo.config also reads the first <project>.conf.d and <prog>.conf.d it finds in
+        # ~/.glance, ~, /etc/glance, /etc: this host's /etc/glance/glance-api.conf.d
+        # (a deploy's glance_store drop-in) sent both systems' images into Ceph in a run
+        # at 17:03 UTC on 2026-12-04. Empty ones under a HOME of our own come first.
+        home = self.dir / 'home'
+        for name in ('glance', 'glance-api', 'glance-manage'):
+            (home / '.glance' / (name + '.conf.d')).mkdir(parents=True, exist_ok=True)
+        env['HOME'] = str(home)
         sync = subprocess.run([str(self.bin / 'glance-manage'), '--config-file',
                                str(self.conf), 'db', 'sync'], capture_output=True, text=True,
                               env=env)
@@ -417,7 +425,7 @@ class Service:
                    '--bind', '127.0.0.1:%d' % self.port, '--timeout', '900',
                    '--keep-alive', '75', '--backlog', '4096', '--no-control-socket',
                    '--name', 'glance-api-upstream', 'glance.wsgi.api:application']
-            env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(self.dir))
+            env = dict(env, OS_GLANCE_CONFIG_DIR=str(self.dir))
         self.process = subprocess.Popen(cmd, env=env, cwd=self.dir,
                                         stdout=open(self.dir / 'server.out', 'wb'),
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -1355,6 +1363,9 @@ def run_store(store: str, ceph: dict, path: Path, meta: dict) -> dict:
                 out['problem'] = (check_image(svc, image_id, meta['md5'], meta['sha512'])
                                   if out['status'] == 204 else
                                   'HTTP %d %s' % (out['status'], out['body'][:200]))
+                stores = svc.api.json('GET', '/v2/images/' + image_id).get('stores')
+                if stores != store:        # in the backend we configured, nowhere else
+                    out['problem'] = 'stored in %r, not %r' % (stores, store)
             out.setdefault('bytes', SIZE)
             if r == 0:
                 keep[svc.system] = image_id if svc.system != 'native' else native.name(0)
