@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # The glint.glance deployment on this host, as `make deploy` does it, checked end to end:
-#   1. `make deploy` (converges: installs, configures, starts glance-api);
+#   0. multi-store against the real Ceph of tests/infra/ceph.sh (started if it is not
+#      running): backends fast (file), ceph (rbd) and objects (s3 on its radosgw), the
+#      ceph.conf and client.glance key fetched from the admin host (this one); a second
+#      run changes nothing; the keyring, ceph.conf and drop-in have their owners and
+#      modes, the virtualenv imports rados and rbd; glint.glance.glance_image puts an
+#      image into each store (its stores option), each comes back intact through the API
+#      and is where its store keeps it (the file, the RBD image with its protected snap,
+#      the S3 object), and is deleted from there; no key or secret in any log;
+#   1. `make deploy` (converges back to the defaults: single file store, glance-api restarted);
 #   2. `make deploy` again: its ansible-playbook run must report changed=0;
 #   3. `ansible-playbook --check --diff` on the converged host: changed=0;
 #   4. the API answers the openstack client, and an image round-trips through the store;
@@ -49,6 +57,82 @@ run() {   # run NAME COMMAND...: output to $LOGS/NAME.log, changed count on stdo
   echo "$name: changed=$(changed_count "$LOGS/$name.log") in $((SECONDS - start)) s" >&2
   changed_count "$LOGS/$name.log"
 }
+
+# --- 0. Multi-store: file, rbd and s3 on the real Ceph ------------------------------------
+bash tests/infra/ceph.sh start >"$LOGS/ceph-start.log" 2>&1 || { tail -20 "$LOGS/ceph-start.log" >&2; fail "ceph.sh start"; }
+eval "$(bash tests/infra/ceph.sh env)"
+BUCKET=glint-test-deploy
+STORES_VARS=$LOGS/multistore.yml
+(umask 077; cat >"$STORES_VARS" <<EOF
+glance_store_backends:
+  fast: {type: file, filesystem_store_datadir: /var/lib/glance/fast, store_description: Local disk, weight: 100}
+  ceph: {type: rbd, rbd_store_pool: $GLINT_TEST_RBD_POOL, store_description: Ceph RBD, weight: 50}
+  objects:
+    type: s3
+    s3_store_host: "$GLINT_TEST_S3_URL"
+    s3_store_access_key: "$GLINT_TEST_S3_ACCESS_KEY"
+    s3_store_secret_key: "$GLINT_TEST_S3_SECRET_KEY"
+    s3_store_bucket: $BUCKET
+    s3_store_create_bucket_on_put: true
+    store_description: Ceph S3
+glance_store_default_backend: ceph
+glance_store_ceph_user: $GLINT_TEST_RBD_USER
+glance_store_ceph_admin_host: localhost
+glance_store_ceph_admin_conf: $GLINT_TEST_CEPH_CONF
+EOF
+)
+multi=$(run multistore-1 "$BIN/ansible-playbook" -i inventories/all-in-one site.yml --diff "${ARGS[@]}" -e "@$STORES_VARS")
+multi2=$(run multistore-2 "$BIN/ansible-playbook" -i inventories/all-in-one site.yml "${ARGS[@]}" -e "@$STORES_VARS")
+[ "$multi2" = 0 ] || { grep -B2 -E '^changed:' "$LOGS/multistore-2.log" >&2; fail "second multi-store deploy changed $multi2 task(s)"; }
+mode_is() {   # mode_is FILE "MODE USER GROUP"
+  [ "$(stat -c '%a %U %G' "$1")" = "$2" ] || fail "$1 is $(stat -c '%a %U %G' "$1"), not $2"
+}
+mode_is "/etc/ceph/ceph.client.$GLINT_TEST_RBD_USER.keyring" "640 root glance"
+mode_is /etc/ceph/ceph.conf "644 root root"
+mode_is /etc/glance/glance-api.conf.d/glance-store.conf "640 root glance"
+/opt/glint/venv/bin/python -c 'import rados, rbd' || fail "the virtualenv does not import rados and rbd"
+stores=$(curl -sf "http://127.0.0.1:$PORT/v2/info/stores") || fail "GET /v2/info/stores"
+[ "$("$BIN/python" -c 'import json, sys; print(" ".join(s["id"] + ("*" if s.get("default") else "") for s in json.load(sys.stdin)["stores"]))' <<<"$stores")" = "fast ceph* objects" ] \
+  || fail "/v2/info/stores: $stores"
+
+OS=("$BIN/openstack" --os-auth-type none --os-endpoint "http://127.0.0.1:$PORT")
+head -c 3145728 /dev/urandom >"$LOGS/multistore.raw"
+images() {   # images present|absent: the playbook's glance_image tasks
+  "$BIN/ansible-playbook" -i localhost, -c local -e "ansible_python_interpreter=$BIN/python" \
+    tests/ansible/multistore-images.yml -e "glint_endpoint=http://127.0.0.1:$PORT" \
+    -e "glint_image=$LOGS/multistore.raw" -e '{"glint_stores": ["fast", "ceph", "objects"]}' -e "glint_state=$1"
+}
+s3_object() {   # s3_object ID: the size of the image's object in the bucket, or "none"
+  "$BIN/python" - "$BUCKET" "$1" <<'EOF'
+import os, sys
+import boto3
+s3 = boto3.client('s3', endpoint_url=os.environ['GLINT_TEST_S3_URL'],
+                  aws_access_key_id=os.environ['GLINT_TEST_S3_ACCESS_KEY'],
+                  aws_secret_access_key=os.environ['GLINT_TEST_S3_SECRET_KEY'])
+try:
+    print(s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2])['ContentLength'])
+except s3.exceptions.ClientError:
+    print('none')
+EOF
+}
+rbd_snaps() { rbd --conf "$GLINT_TEST_CEPH_CONF" snap ls "$GLINT_TEST_RBD_POOL/$1" 2>/dev/null; }
+run multistore-images images present >/dev/null
+declare -A ids
+for store in fast ceph objects; do
+  ids[$store]=$("${OS[@]}" image show "glint-test-deploy-$store" -f value -c id) || fail "image show $store"
+  "${OS[@]}" image save --file "$LOGS/multistore.$store" "${ids[$store]}" || fail "image save ($store)"
+  cmp -s "$LOGS/multistore.raw" "$LOGS/multistore.$store" || fail "the image from $store differs from the upload"
+done
+[ -f "/var/lib/glance/fast/${ids[fast]}" ] || fail "no file /var/lib/glance/fast/${ids[fast]}"
+rbd_snaps "${ids[ceph]}" | grep -qE ' snap .* yes ' || fail "no RBD image $GLINT_TEST_RBD_POOL/${ids[ceph]} with a protected snap"
+[ "$(s3_object "${ids[objects]}")" = 3145728 ] || fail "no S3 object $BUCKET/${ids[objects]} of the image's size"
+run multistore-delete images absent >/dev/null
+[ ! -e "/var/lib/glance/fast/${ids[fast]}" ] || fail "the file of the deleted image is still there"
+[ -z "$(rbd_snaps "${ids[ceph]}")" ] || fail "the RBD image of the deleted image is still there"
+[ "$(s3_object "${ids[objects]}")" = none ] || fail "the S3 object of the deleted image is still there"
+key=$(ceph --conf "$GLINT_TEST_CEPH_CONF" auth print-key "client.$GLINT_TEST_RBD_USER")
+if grep -lF -e "$key" -e "$GLINT_TEST_S3_SECRET_KEY" "$LOGS"/*.log; then fail "a key or secret in the logs above"; fi
+echo "multi-store: deploy changed=$multi, again changed=0; an image into and out of fast (file), ceph (rbd), objects (s3); no secret in the logs" >&2
 
 first=$(run deploy-1 make --no-print-directory deploy DEPLOY_ARGS="${ARGS[*]}")
 second=$(run deploy-2 make --no-print-directory deploy DEPLOY_ARGS="${ARGS[*]}")
@@ -118,6 +202,7 @@ grep -q glance_api_transport_url "$LOGS/database-rabbitmq.log" || fail "precheck
 precheck_fails keystone glance_api_keystone_auth_url \
   -e glance_api_flavor=keystone -e glance_api_keystone_auth_url=http://127.0.0.1:9/v3
 
-echo "test-deploy: OK on port $PORT: deploy changed=$first, second deploy changed=$second," \
+echo "test-deploy: OK on port $PORT: multi-store on Ceph (file, rbd, s3) deployed, idempotent, an image through each store;" \
+     "deploy changed=$first, second deploy changed=$second," \
      "--check --diff changed=$check; image list, upload, download and delete work; the" \
      "restart handler restarts once and --check reports it; failed prechecks change nothing (logs: $LOGS)"
