@@ -19,8 +19,10 @@ stop:
 	  systemctl stop glance-api; \
 	elif [ -x /etc/init.d/glance-api ]; then /etc/init.d/glance-api stop; fi
 
-## test-deploy: `make deploy` twice (the second run must change nothing), --check --diff
-## on the converged host (no change), then the API through the openstack client
+## test-deploy: a multi-store deployment (file, rbd, s3 on the test Ceph) twice and an image
+## through each store; then `make deploy` twice (the second run must change nothing),
+## --check --diff on the converged host (no change), the API through the openstack client,
+## the restart handler and the prechecks (tests/ansible/test-deploy.sh)
 test-deploy: venv ansible
 	bash tests/ansible/test-deploy.sh
 
