@@ -10,7 +10,6 @@ down answers 503 instead of holding a request forever.
 """
 from __future__ import annotations
 
-import collections
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator
@@ -26,7 +25,6 @@ LOG = logging.getLogger(__name__)
 SNAPSHOT = 'snap'
 MiB = 1024 * 1024
 IN_FLIGHT = 4          # writes of one upload under way at once
-READ_AHEAD = 4         # reads of one download under way at once
 GROW = 1024 * MiB      # an upload of unknown size grows its RBD image by this much
 
 
@@ -216,18 +214,18 @@ class RbdStore(base.Store):
         return base.Reader(self._read(ioctx, image, offset, length), length)
 
     def _read(self, ioctx, image, offset: int, length: int) -> Iterator[bytes]:
-        """Chunks of the image in order, READ_AHEAD reads under way while the caller
-        sends (one read at a time waits on the OSD's latency: `rbd export` keeps 10)."""
+        """Chunks of the image; the next is read while the caller sends this one."""
         end = offset + length
         try:
-            with futures.ThreadPoolExecutor(READ_AHEAD) as reader:
-                ahead: collections.deque = collections.deque()
-                while offset < end or ahead:
-                    while offset < end and len(ahead) < READ_AHEAD:
-                        size = min(self.chunk, end - offset)
-                        ahead.append(reader.submit(image.read, offset, size))
-                        offset += size
-                    yield ahead.popleft().result()
+            with futures.ThreadPoolExecutor(1) as reader:
+                ahead = reader.submit(image.read, offset, min(self.chunk, end - offset))
+                while offset < end:
+                    data = ahead.result()
+                    offset += len(data)
+                    if offset < end:
+                        ahead = reader.submit(image.read, offset,
+                                              min(self.chunk, end - offset))
+                    yield data
         except (self.rados.Error, self.rbd.Error) as e:
             raise self._failed(e) from e
         finally:
