@@ -19,6 +19,17 @@ export PATH="$VENV/bin:$PATH"
 
 bash tests/molecule/docker.sh all
 
+# Ansible refuses to run on a non-blocking stdin, stdout or stderr, and O_NONBLOCK belongs
+# to the pipe, not to a process: any program earlier in the same `make test` stream (all
+# of them write into one pipe) may have left it set. Seen in a CI run; set it back.
+"$VENV/bin/python" -c '
+import os
+for fd in (0, 1, 2):
+    try:
+        os.set_blocking(fd, True)
+    except OSError:      # closed (CI gives no stdin)
+        pass'
+
 # Plain output in logs; colours only on a terminal.
 if [ ! -t 1 ]; then export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0; fi
 
