@@ -2,7 +2,9 @@
 
 Targets use Glance's keys: ``project_id`` is the image owner, ``member_id`` the caller's
 project when it is a member of the image, ``owner`` the owner a new image would get.
-Operators override any rule in policy.yaml ([oslo_policy] policy_file).
+Operators override any rule in policy.yaml ([oslo_policy] policy_file). As in Glance,
+every image rule is for project-scoped tokens only: a domain- or system-scoped token,
+which names no project to own or share images, is refused whatever its roles.
 """
 from __future__ import annotations
 
@@ -57,8 +59,12 @@ _RULES = {
 }
 
 
+_UNSCOPED = ('context_is_admin', 'default', 'service_api', 'registry_api')
+
+
 def list_rules() -> list[policy.RuleDefault]:
-    return [policy.RuleDefault(name, check, description=doc)
+    return [policy.RuleDefault(name, check, description=doc,
+                               scope_types=None if name in _UNSCOPED else ['project'])
             for name, (check, doc) in _RULES.items()]
 
 
@@ -92,6 +98,9 @@ class Enforcer:
         self._enforcer._next_look = 0.0      # apply it at the next check
 
     def check(self, context, rule: str, target: dict) -> bool:
+        # oslo.policy compares a rule's "%(owner)s" with the caller's value as strings:
+        # a missing owner would match a caller with no project ("None" == "None").
+        target = {key: '' if value is None else value for key, value in target.items()}
         return self._enforcer.enforce(rule, target, context)
 
     def enforce(self, context, rule: str, target: dict) -> None:

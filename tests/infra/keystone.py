@@ -40,6 +40,15 @@ USERS = {  # name -> (password, project, role)
     f'{project}-{role}': (USER_PASSWORD, project, role) for project in PROJECTS for role in ROLES
 }
 
+# Users whose roles are on the Default domain or on the system, not on a project: their
+# tokens are domain- or system-scoped, which Glance's image APIs refuse (scope_types).
+SCOPED_USERS = {  # name -> (password, scope, role)
+    'domain-member': (USER_PASSWORD, 'domain', 'member'),
+    'domain-admin': (USER_PASSWORD, 'domain', 'admin'),
+    'system-reader': (USER_PASSWORD, 'system', 'reader'),
+    'system-admin': (USER_PASSWORD, 'system', 'admin'),
+}
+
 INFRA_DIR = Path(__file__).resolve().parent
 # keystone.sh's state dir: $GLINT_STATE, else .state at the repository's root
 # (keystone.sh alone defaults to ./.state; ensure_running passes this one).
@@ -47,9 +56,10 @@ STATE_DIR = Path(os.environ.get('GLINT_STATE', INFRA_DIR.parents[1] / '.state'))
 CLOUDS_YAML = STATE_DIR / 'keystone' / 'clouds.yaml'
 
 
-def authenticate(user, password, project, domain=DOMAIN):
-    """Password-authenticate, scoped to project: (token, token body)."""
-    scope = {'project': {'name': project, 'domain': {'name': domain}}}
+def authenticate(user, password, project, domain=DOMAIN, scope=None):
+    """Password-authenticate, scoped to project (or to the given scope, a Keystone
+    ``scope`` object): (token, token body)."""
+    scope = scope or {'project': {'name': project, 'domain': {'name': domain}}}
     identity = {
         'methods': ['password'],
         'password': {'user': {'name': user, 'domain': {'name': domain}, 'password': password}},
@@ -67,6 +77,13 @@ def get_token(user, password, project, domain=DOMAIN):
     """A project-scoped token for user: (token, project_id)."""
     token, body = authenticate(user, password, project, domain)
     return token, body['project']['id']
+
+
+def get_scoped_token(user):
+    """A domain- or system-scoped token for one of SCOPED_USERS."""
+    password, scope, _ = SCOPED_USERS[user]
+    scope = {'domain': {'name': DOMAIN}} if scope == 'domain' else {'system': {'all': True}}
+    return authenticate(user, password, None, scope=scope)[0]
 
 
 def authtoken_options():
@@ -165,6 +182,10 @@ def create_fixtures(clouds_yaml):
         )
         for role in granted:
             admin.call('PUT', f'/projects/{project_id}/users/{user_id}/roles/{roles[role]}')
+    for user, (password, scope, role) in SCOPED_USERS.items():
+        user_id = admin.ensure('users', user, domain_id='default', password=password)
+        target = 'domains/default' if scope == 'domain' else 'system'
+        admin.call('PUT', f'/{target}/users/{user_id}/roles/{roles[role]}')
 
     clouds = {
         name: {

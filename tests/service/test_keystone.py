@@ -220,3 +220,36 @@ def test_only_the_owner_shares_and_only_the_member_answers(glint, alpha_images):
     assert [m['member_id'] for m in beta.get(members).json()['members']] == [beta_id]
     private = '%s/v2/images/%s' % (glint.url, alpha_images['private'])
     assert beta.post(private + '/members', json={'member': beta_id}).status_code == 404
+
+
+def scoped_session(user: str) -> requests.Session:
+    session = requests.Session()
+    session.headers['X-Auth-Token'] = keystone.get_scoped_token(user)
+    return session
+
+
+@pytest.mark.parametrize('user', keystone.SCOPED_USERS)
+def test_domain_and_system_scoped_tokens_are_refused(glint, alpha_images, user):
+    """Image APIs are project-scoped (Glance's scope_types): a token without a project
+    can neither create an ownerless image nor read, change or delete others'."""
+    session = scoped_session(user)
+    images = glint.url + '/v2/images'
+    created = session.post(images, json={'name': 'scoped', 'visibility': 'shared',
+                                         'disk_format': 'raw', 'container_format': 'bare'})
+    assert created.status_code == 403, created.text
+    assert session.get(images).status_code == 403
+    for visibility, image_id in alpha_images.items():
+        path = '%s/%s' % (images, image_id)
+        assert session.get(path).status_code in (403, 404), visibility
+        assert session.get(path + '/file').status_code in (403, 404), visibility
+        assert session.patch(path, json=[{'op': 'replace', 'path': '/min_ram', 'value': 2}],
+                             headers={'Content-Type':
+                                      'application/openstack-images-v2.1-json-patch'}
+                             ).status_code in (403, 404), visibility
+        assert session.delete(path).status_code in (403, 404), visibility
+    admin, _ = session_for('alpha-admin')
+    names = {i['name'] for i in admin.get(images, params={'limit': 1000}).json()['images']}
+    assert 'scoped' not in names
+    for image_id in alpha_images.values():
+        image = admin.get('%s/%s' % (images, image_id)).json()
+        assert image['status'] == 'active' and image['min_ram'] in (0, 1)

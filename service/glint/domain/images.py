@@ -110,6 +110,10 @@ class ImageService:
         for name in ('min_disk', 'min_ram'):
             _check_minimum(name, values.get(name, 0))
         owner = values.pop('owner', None) or ctx.project_id
+        if owner is None and not ctx.is_admin:
+            # Glance treats an image without an owner as everyone's.
+            raise exception.Forbidden('An image needs an owner: create it with a '
+                                      'project-scoped token.')
         target = dict(values, owner=owner, project_id=owner, **properties)
         if not self.policy.check(ctx, 'add_image', target):
             if owner != ctx.project_id:
