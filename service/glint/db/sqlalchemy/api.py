@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import select
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from glint.common import exception
 from glint.db.api import Filter, ListQuery, Row
 from glint.db.sqlalchemy import models
 
+LOG = logging.getLogger(__name__)
 images = models.Image.__table__
 props = models.ImageProperty.__table__
 tags_t = models.ImageTag.__table__
@@ -82,14 +84,24 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
+# The database is down, unreachable, restarting or out of connections: 503, as for any
+# back end the service cannot reach, and the request can be retried.
+_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                sa_exc.TimeoutError)
+
+
 @contextlib.contextmanager
-def _refuse_invalid_data():
+def _database_errors():
     """A value the database cannot hold (NUL in a PostgreSQL string, data too long for
-    a MySQL column) is the client's mistake: 400, not 500."""
+    a MySQL column) is the client's mistake: 400, not 500. A database that cannot be
+    reached is no one's mistake: 503."""
     try:
         yield
     except sa_exc.DataError as e:
         raise exception.BadRequest('Invalid value in request: %s' % e.orig)
+    except _UNAVAILABLE as e:
+        LOG.warning('The image database is unavailable: %s', e)
+        raise exception.ServiceUnavailable('The image database is unavailable.')
 
 
 class Database:
@@ -103,14 +115,14 @@ class Database:
 
     @contextlib.contextmanager
     def _write(self):
-        with _refuse_invalid_data(), self.engine.connect() as conn:
+        with _database_errors(), self.engine.connect() as conn:
             conn = conn.execution_options(write=True)
             with conn.begin():
                 yield conn
 
     @contextlib.contextmanager
     def _read(self):
-        with _refuse_invalid_data(), self.engine.connect() as conn:
+        with _database_errors(), self.engine.connect() as conn:
             if self._autocommit_reads:
                 yield conn.execution_options(isolation_level='AUTOCOMMIT')
                 return
