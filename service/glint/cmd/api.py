@@ -1,4 +1,4 @@
-"""glance-api: serve the API with gunicorn (gthread workers) as glance-api.conf says."""
+"""glance-api: serve the API with gunicorn (glint.common.worker) as glance-api.conf says."""
 from __future__ import annotations
 
 import sys

@@ -22,7 +22,17 @@ server_opts = [
     cfg.IntOpt('workers', min=0,
                help='Number of worker processes; unset or 0 means one per CPU.'),
     cfg.IntOpt('client_socket_timeout', default=900, min=0,
-               help='Seconds a client connection may stay idle.'),
+               help='Seconds a read or write of a client connection may wait (a '
+                    'request body that stops arriving, a download nobody reads); '
+                    '0 means wait forever.'),
+    cfg.IntOpt('client_header_timeout', default=20, min=1,
+               help='Seconds a new or kept-alive connection has to send a whole '
+                    'request head once it starts waiting for one; then it is closed '
+                    '(Glint).'),
+    cfg.IntOpt('graceful_shutdown_timeout', default=60, min=0,
+               help='On SIGTERM, seconds requests in flight may still take; those '
+                    'still running then are cut (an upload fails, a download ends '
+                    'short). 0 means wait for all of them.'),
     cfg.IntOpt('backlog', default=4096, min=1, help='Listen backlog.'),
     cfg.IntOpt('worker_threads', default=16, min=1,
                help='Requests one API worker process serves at once (Glint).'),

@@ -1,6 +1,7 @@
 """What glance-api and glance-registry share as WSGI services: the paste pipeline that
-``[paste_deploy]`` selects, and gunicorn (gthread workers) configured from oslo.config
-instead of its own command line, so both read bind_host / bind_port / workers alike.
+``[paste_deploy]`` selects, and gunicorn (with Glint's worker, glint.common.worker)
+configured from oslo.config instead of its own command line, so both read bind_host /
+bind_port / workers alike.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from gunicorn.app.base import BaseApplication
 from oslo_config import cfg
 from paste import deploy
+
+from glint.common import worker
 
 BUNDLED_ETC = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'etc')
 
@@ -51,8 +54,8 @@ class Server(BaseApplication):
 _serving = threading.local()      # the gunicorn request this thread is serving
 
 
-def _remember_request(worker, req) -> None:
-    """gunicorn's pre_request hook: a gthread worker serves a request in one thread."""
+def _remember_request(_worker, req) -> None:
+    """gunicorn's pre_request hook: a worker thread serves a request from its head on."""
     _serving.request = req
 
 
@@ -71,9 +74,14 @@ def gunicorn_settings(conf: cfg.ConfigOpts, service: str) -> dict:
     return {
         'bind': '%s:%d' % (host, conf.bind_port),
         'workers': conf.workers or multiprocessing.cpu_count(),
-        'worker_class': 'gthread',
+        'worker_class': worker.GlintWorker.configured(
+            header_timeout=conf.client_header_timeout,
+            socket_timeout=conf.client_socket_timeout,
+            grace=conf.graceful_shutdown_timeout),
         'threads': conf.worker_threads,
-        'timeout': conf.client_socket_timeout or 900,
+        # the master restarts a worker whose event loop stalls this long
+        'timeout': max(conf.client_socket_timeout or 900, 30),
+        'graceful_timeout': worker.arbiter_grace(conf.graceful_shutdown_timeout),
         'keepalive': 75,
         'backlog': conf.backlog,
         'accesslog': '-' if conf.debug else None,
