@@ -64,6 +64,13 @@ api_opts = [
     cfg.IntOpt('image_property_quota', default=128,
                help='Custom properties per image; -1 unlimited.'),
     cfg.IntOpt('image_tag_quota', default=128, help='Tags per image; -1 unlimited.'),
+    cfg.IntOpt('upload_lease_time', default=300, min=2,
+               help='Seconds an upload holds its image in saving without data '
+                    'arriving (Glint). The uploading worker renews the lease while data '
+                    'flows; once it has expired (worker killed, host down, client '
+                    'silent) any API worker returns the image to queued and removes '
+                    'the partial data. Every API host sharing the database must use '
+                    'the same value and keep its clock in sync (NTP).'),
 ]
 
 image_format_opts = [

@@ -1,8 +1,14 @@
 """Image data: upload (queued -> saving -> active, back to queued on failure) and
-download, with the size cap and the owner's storage quota."""
+download, with the size cap and the owner's storage quota.
+
+An upload holds a lease on its image (glint.db.api), renewed while data arrives; if the
+worker dies or the client goes silent the lease expires and any worker reaps the image
+(glint.domain.gateway): back to queued, partial data removed."""
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 
 from glint import notifications
 from glint.common import exception, hashing, outgoing
@@ -12,6 +18,8 @@ from glint.domain.model import Image
 from glint.store import base as store_base
 
 LOG = logging.getLogger(__name__)
+# An upload renews its lease (when due) after each slice of this many bytes arrives.
+RENEW_SLICE = 256 * 1024
 
 
 class ImageDataService:
@@ -20,6 +28,7 @@ class ImageDataService:
         self.conf = gateway.conf
         self.db = gateway.db
         self.notifier = gateway.notifier
+        gateway.sweeping()      # from the start: a worker that restarted after a crash
 
     @property
     def multi_store(self) -> bool:
@@ -55,13 +64,15 @@ class ImageDataService:
         limit, why = self._upload_limit(image)
         if size is not None and size > limit:
             raise exception.RequestEntityTooLarge(why)
-        saving = self.db.image_update(image_id, {'status': 'saving'},
-                                      expect_status=('queued',))
+        lease, seconds = uuid.uuid4().hex, self.conf.upload_lease_time
+        saving = self.db.upload_start(image_id, lease, seconds)
         self.gateway.notify_image('image.update', saving)
         self._notify_data('image.prepare', saving)
         try:
+            renewing = _Renewing(body, lambda: self.db.upload_renew(image_id, lease, seconds),
+                                 seconds / 4, image_id)
             stored, hashed = hashing.store_hashed(
-                body, lambda chunks: store.add(image_id, chunks, size),
+                renewing, lambda chunks: store.add(image_id, chunks, size),
                 self.conf.hashing_algorithm, limit, why)
             stored.metadata.update(self.gateway.stores.location_metadata(backend))
             if size is not None and stored.size != size:
@@ -70,9 +81,9 @@ class ImageDataService:
                                            'the declared size (%d).' % (stored.size, size))
         except BaseException as e:
             self._upload_failed(image_id, e)
-            self._restore_queued(image_id)
+            self._restore_queued(image_id, lease)
             raise
-        self._activate(image_id, stored, hashed)
+        self._activate(image_id, lease, stored, hashed)
 
     def _upload_limit(self, image: Image) -> tuple[int, str]:
         """The most bytes this upload may store, and the 413 message past it."""
@@ -97,32 +108,63 @@ class ImageDataService:
         if self.notifier.wants('image.upload'):
             self.notifier.error('image.upload', notifications.upload_failure(image_id, error))
 
-    def _restore_queued(self, image_id: str) -> None:
+    def _restore_queued(self, image_id: str, lease: str) -> None:
         try:
             row = self.db.image_update(image_id, {'status': 'queued'},
-                                       expect_status=('saving',))
+                                       expect_status=('saving',), lease=lease)
         except (exception.NotFound, exception.Conflict):
+            return      # deleted, or reaped already
+        except Exception as e:
+            LOG.warning('Image %s stays in saving until its upload lease expires and a '
+                        'worker returns it to queued: %s', image_id, e)
             return
         self.gateway.notify_image('image.update', row)
 
-    def _activate(self, image_id: str, stored: store_base.Stored,
+    def _activate(self, image_id: str, lease: str, stored: store_base.Stored,
                   hashed: hashing.Hashed) -> None:
         values = {'status': 'active', 'size': stored.size, 'checksum': hashed.checksum,
                   'os_hash_algo': hashed.algorithm, 'os_hash_value': hashed.os_hash_value}
         try:
             row = self.db.image_update(image_id, values, expect_status=('saving',),
-                                       add_locations=[(stored.url, stored.metadata)])
-        except (exception.NotFound, exception.Conflict):
+                                       add_locations=[(stored.url, stored.metadata)],
+                                       lease=lease)
+        except (exception.NotFound, exception.Conflict) as e:
             self.gateway.delete_data(stored.location)
-            gone = exception.Gone('Image %s could not be found after upload. The image '
+            lost = exception.Gone('Image %s could not be found after upload. The image '
                                   'may have been deleted during the upload, cleaning '
-                                  'up the chunks uploaded.' % image_id)
-            self._upload_failed(image_id, gone)
-            raise gone
+                                  'up the chunks uploaded.' % image_id) \
+                if isinstance(e, exception.NotFound) else exception.Conflict(
+                    'The upload of image %s was given up: no data arrived for longer '
+                    'than its lease.' % image_id)
+            self._upload_failed(image_id, lost)
+            raise lost
+        except Exception as e:
+            row = self._settle(image_id, lease, stored, e)
         # Glance's order: the data is in (upload), the image is active, it was saved.
         self._notify_data('image.upload', row)
         self.gateway.notify_image('image.activate', row)
         self.gateway.notify_image('image.update', row)
+
+    def _settle(self, image_id: str, lease: str, stored: store_base.Stored,
+                error: Exception):
+        """Activation failed in the database, perhaps after it committed (a connection
+        lost on COMMIT): the image decides. Active with this data: done after all.
+        Still saving: the data goes, the image back to queued. Unreadable: the data
+        stays until the lease expires and a reaper removes it with the image."""
+        try:
+            row = self.db.image_get(image_id)
+        except Exception:
+            LOG.warning('Image %s: activation failed (%s) and its outcome is unknown; '
+                        'its data goes with its upload lease if it did not happen.',
+                        image_id, error)
+            raise error from None
+        if row['status'] == 'active' and any(loc['url'] == stored.url
+                                             for loc in row['locations']):
+            return row
+        self.gateway.delete_data(stored.location)
+        self._upload_failed(image_id, error)
+        self._restore_queued(image_id, lease)
+        raise error
 
     # -- one store's copy ---------------------------------------------------------
     def delete_from_store(self, ctx, backend: str, image_id: str) -> None:
@@ -197,3 +239,39 @@ class ImageDataService:
             except Exception as e:      # a notification must never break a response
                 LOG.error('An error occurred during image.send notification: %s', e)
         return store_base.Reader(outgoing.on_close(reader.data, sent), reader.length)
+
+
+class _Renewing:
+    """An upload body that renews the upload's lease every ``interval`` seconds while
+    data arrives, and stops the upload once the lease is lost (reaped: no data came
+    for longer than the lease)."""
+
+    def __init__(self, body, renew, interval: float, image_id: str):
+        self.body, self.renew, self.interval = body, renew, interval
+        self.image_id = image_id
+        self.due = time.monotonic() + interval
+
+    def readinto(self, view) -> int:
+        """Fill ``view`` (fewer bytes only at the end), a slice at a time so that a
+        slow client still renews between slices."""
+        filled = 0
+        while filled < len(view):
+            want = min(RENEW_SLICE, len(view) - filled)
+            got = self.body.readinto(view[filled:filled + want])
+            filled += got
+            if time.monotonic() >= self.due:
+                self._renew()
+            if got < want:
+                break
+        return filled
+
+    def _renew(self) -> None:
+        try:
+            held = self.renew()
+        except Exception as e:        # the database is away: go on, try again later
+            LOG.warning('Image %s: upload lease not renewed: %s', self.image_id, e)
+            held = True
+        if not held:
+            raise exception.Conflict('The upload of image %s was given up: no data '
+                                     'arrived for longer than its lease.' % self.image_id)
+        self.due = time.monotonic() + self.interval

@@ -190,8 +190,7 @@ class ImageService:
         if self.notifier.wants('image.delete'):
             self.notifier.info('image.delete',
                                notifications.deleted_image_payload(deleted))
-        for location in image.locations:
-            self.gateway.delete_data(location)
+        self.gateway.delete_image_data(image)
 
     def set_status(self, ctx, image_id: str, action: str) -> None:
         """deactivate / reactivate, allowed from active or deactivated only."""

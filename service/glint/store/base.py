@@ -27,6 +27,17 @@ class Stored:
 
 
 @dataclasses.dataclass
+class Held:
+    """One piece of data a store holds (``Store.held``): the name it is stored under
+    (an image id, for data Glint wrote), its location URL and size if known;
+    ``partial``: an unfinished write the store keeps apart (an S3 multipart upload)."""
+    name: str
+    url: str
+    size: int | None = None
+    partial: bool = False
+
+
+@dataclasses.dataclass
 class Reader:
     """Image data being read: a file (the server may sendfile it) or an iterator."""
     data: IO[bytes] | Iterator[bytes]
@@ -84,6 +95,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, url: str) -> None:
         """Remove the data; a location that is already gone is not an error."""
+
+    # -- data no image may own -------------------------------------------------
+    # Drivers name new data after the image id, so what an unfinished upload left is
+    # found without a location. Read-only stores keep the defaults.
+    def discard(self, image_id: str) -> None:  # noqa: B027 (nothing to discard)
+        """Remove whatever an upload of ``image_id`` left (a partial write); nothing
+        there is not an error."""
+
+    def held(self) -> Iterator[Held]:
+        """Everything this backend holds where Glint writes (glance-manage image
+        orphans)."""
+        raise NotImplementedError('%s cannot list what it holds.' % type(self).__name__)
+
+    def remove(self, held: Held) -> None:
+        """Remove one entry of ``held``."""
+        self.delete(held.url)
+
+    def key(self, url: str):
+        """What identifies the data a location names, alike for a ``held`` entry's
+        URL and an image location's spelling of it."""
+        return url
 
 
 def pieces(chunks: Iterable[bytes | memoryview], size: int) -> Iterator[bytes]:

@@ -5,7 +5,7 @@ import ctypes
 import errno
 import os
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from oslo_config import cfg
 
@@ -39,6 +39,14 @@ def reserve(fd: int, size: int) -> None:
     err = ctypes.get_errno()
     if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         raise OSError(err, os.strerror(err))
+
+
+def _unlink(path: str) -> None:
+    """Remove a failed upload's file, which deleting its image may have done already."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 class BoundedFile:
@@ -118,13 +126,13 @@ class FileStore(base.Store):
                 os.fchmod(fd, int(str(self.options.filesystem_store_file_perm), 8))
         except OSError as e:
             os.close(fd)
-            os.unlink(path)
+            _unlink(path)
             if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 raise exception.StorageFull()
             raise exception.StoreError('Writing image data failed: %s' % e.strerror)
         except BaseException:
             os.close(fd)
-            os.unlink(path)
+            _unlink(path)
             raise
         os.close(fd)
         return base.Stored(url='file://' + path, size=written)
@@ -156,7 +164,23 @@ class FileStore(base.Store):
         return base.Reader(f, length)
 
     def delete(self, url: str) -> None:
-        try:
-            os.unlink(self._path(url))
-        except FileNotFoundError:
-            pass
+        _unlink(self._path(url))
+
+    def discard(self, image_id: str) -> None:
+        # every directory: the one new images go to may have changed since
+        for _, directory in self._ranked_dirs():
+            self.delete('file://' + os.path.join(directory, image_id))
+
+    def held(self) -> Iterator[base.Held]:
+        for _, directory in self._ranked_dirs():
+            try:
+                entries = list(os.scandir(directory))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    yield base.Held(entry.name, 'file://' + entry.path,
+                                    entry.stat(follow_symlinks=False).st_size)
+
+    def key(self, url: str) -> str:
+        return os.path.normpath(self._path(url))

@@ -260,6 +260,30 @@ class RbdStore(base.Store):
         finally:
             ioctx.close()
 
+    def discard(self, image_id: str) -> None:
+        ioctx = self._ioctx(self.pool)
+        try:
+            self._remove(ioctx, image_id)
+        except (self.rados.Error, self.rbd.Error) as e:
+            raise self._failed(e) from e
+        finally:
+            ioctx.close()
+
+    def held(self) -> Iterator[base.Held]:
+        ioctx = self._ioctx(self.pool)
+        try:
+            names = self.rbd.RBD().list(ioctx)
+        except (self.rados.Error, self.rbd.Error) as e:
+            raise self._failed(e) from e
+        finally:
+            ioctx.close()
+        for name in names:
+            yield base.Held(name, self._location(name))
+
+    def key(self, url: str) -> tuple[str, str]:
+        pool, name, _ = self._parse(url)
+        return pool or self.pool, name
+
     def _remove(self, ioctx, name: str) -> None:
         """Unprotect and remove the snapshots, then the image; gone already is fine."""
         try:

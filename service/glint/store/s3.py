@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent import futures
 
 import boto3
@@ -203,6 +203,51 @@ class S3Store(base.Store):
             self.client.delete_object(Bucket=bucket, Key=key)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             raise self._failed(e) from e
+
+
+    def discard(self, image_id: str) -> None:
+        """The object, and any multipart upload of it a dead worker left open."""
+        try:
+            for upload in self._multipart_uploads(image_id):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload['Key'],
+                                                   UploadId=upload['UploadId'])
+            self.client.delete_object(Bucket=self.bucket, Key=image_id)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise self._failed(e) from e
+
+    def _multipart_uploads(self, prefix: str = '') -> list[dict]:
+        pages = self.client.get_paginator('list_multipart_uploads').paginate(
+            Bucket=self.bucket, Prefix=prefix)
+        return [u for page in pages for u in page.get('Uploads', [])
+                if not prefix or u['Key'] == prefix]
+
+    def held(self) -> Iterator[base.Held]:
+        """The bucket's objects and unfinished multipart uploads (their parts take
+        space too; their URL is the object's, and removing it aborts them)."""
+        try:
+            pages = self.client.get_paginator('list_objects_v2').paginate(
+                Bucket=self.bucket)
+            found = [(o['Key'], o['Size'], False) for page in pages
+                     for o in page.get('Contents', [])]
+            found += [(u['Key'], None, True) for u in self._multipart_uploads()]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise self._failed(e) from e
+        for name, size, partial in found:
+            yield base.Held(name, '%s://%s/%s/%s' % (self.scheme, self.netloc, self.bucket,
+                                                     urllib.parse.quote(name)), size, partial)
+
+    def remove(self, held: base.Held) -> None:
+        if not held.partial:
+            return self.delete(held.url)
+        try:
+            for upload in self._multipart_uploads(held.name):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload['Key'],
+                                                   UploadId=upload['UploadId'])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise self._failed(e) from e
+
+    def key(self, url: str) -> tuple[str, str]:
+        return self._key(url)
 
 
 def _chain(first: list[bytes], rest: Iterable[bytes]):

@@ -22,6 +22,7 @@ from glint.domain.model import CORE_FIELDS
 
 COLUMNS = ('id', *CORE_FIELDS, 'created_at', 'updated_at', 'deleted_at')
 ID_LENGTH = 36
+PROPERTY_VALUE_MAX = 65536      # glint.db.sqlalchemy.models
 _OPS = {'eq': operator.eq, 'neq': operator.ne, 'gt': operator.gt, 'gte': operator.ge,
         'lt': operator.lt, 'lte': operator.le, 'in': lambda x, v: x in v}
 
@@ -33,6 +34,7 @@ class MemoryDatabase:
         self.tags: dict[str, list[str]] = {}
         self.locations: dict[str, list[dict[str, Any]]] = {}
         self.members: dict[str, dict[str, Row]] = {}
+        self.leases: dict[str, tuple[str, dt.datetime]] = {}    # uploads: (token, expiry)
         self._member_ids = itertools.count(1)
         self._last = dt.datetime.min
 
@@ -49,6 +51,7 @@ class MemoryDatabase:
         if values['id'] in self.images:
             raise exception.Conflict('Image with identifier %s already exists!'
                                      % values['id'])
+        _check_values(properties)
         now = self._now()
         row = {name: values.get(name) for name in COLUMNS}
         row.update(created_at=now, updated_at=now, deleted=False)
@@ -81,11 +84,15 @@ class MemoryDatabase:
 
     def image_update(self, image_id, values, *, set_properties=None,
                      remove_properties=None, tags=None, add_locations=None,
-                     remove_locations=None, expect_status=None) -> Row:
+                     remove_locations=None, expect_status=None, lease=None) -> Row:
         row = self._alive(image_id)
-        if expect_status and row['status'] not in expect_status:
+        if (expect_status and row['status'] not in expect_status) or \
+                (lease is not None and self.leases.get(image_id, (None,))[0] != lease):
             raise exception.Conflict('Image %s is in status %s; the operation is not '
                                      'allowed in that status.' % (image_id, row['status']))
+        _check_values(set_properties or {})
+        if lease is not None:
+            del self.leases[image_id]
         row.update(values, updated_at=self._now())
         props = self.properties[image_id]
         for name in remove_properties or ():
@@ -152,6 +159,40 @@ class MemoryDatabase:
                 or (visibility == 'shared' and membership)
                 or (project is not None and owner == project))
 
+    # -- upload leases ----------------------------------------------------------
+    def upload_start(self, image_id: str, lease: str, seconds: int) -> Row:
+        row = self.image_update(image_id, {'status': 'saving'}, expect_status=('queued',))
+        self.leases[image_id] = (lease, self._now() + dt.timedelta(seconds=seconds))
+        return row
+
+    def upload_renew(self, image_id: str, lease: str, seconds: int) -> bool:
+        if self.leases.get(image_id, (None,))[0] != lease:
+            return False
+        self.leases[image_id] = (lease, self._now() + dt.timedelta(seconds=seconds))
+        return True
+
+    def _lease_lost(self, row: Row, now: dt.datetime) -> bool:
+        held = self.leases.get(row['id'])
+        return (not row['deleted'] and row['status'] == 'saving'
+                and (held is None or held[1] < now))
+
+    def upload_takeover(self, image_id: str, lease: str, seconds: int) -> bool:
+        row, now = self.images.get(image_id), self._now()
+        if row is None or not self._lease_lost(row, now):
+            return False
+        self.leases[image_id] = (lease, now + dt.timedelta(seconds=seconds))
+        return True
+
+    def uploads_expired(self, limit: int = 100) -> list[str]:
+        now = self._now()
+        return [i for i, r in self.images.items() if self._lease_lost(r, now)][:limit]
+
+    def data_owners(self) -> Row:
+        alive = [i for i, r in self.images.items() if not r['deleted']]
+        return {'locations': [{'image_id': i, **copy.deepcopy(loc)}
+                              for i in alive for loc in self.locations[i]],
+                'uploading': [i for i in alive if self.images[i]['status'] == 'saving']}
+
     def image_count(self, owner: str | None) -> int:
         return sum(1 for r in self.images.values()
                    if r['owner'] == owner and not r['deleted'])
@@ -214,6 +255,13 @@ class MemoryDatabase:
                           self.members):
                 del table[image_id]
         return len(doomed)
+
+
+def _check_values(properties: dict[str, str]) -> None:
+    for name, value in properties.items():
+        if isinstance(value, str) and len(value) > PROPERTY_VALUE_MAX:
+            raise exception.BadRequest('Value of property %s is longer than %d '
+                                       'characters.' % (name, PROPERTY_VALUE_MAX))
 
 
 def _matches(row: Row, f: Filter) -> bool:

@@ -22,7 +22,9 @@ tags_t = models.ImageTag.__table__
 members = models.ImageMember.__table__
 locations = models.ImageLocation.__table__
 
-IMAGE_COLUMNS = [c.name for c in images.columns if c.name not in ('deleted',)]
+# The upload lease columns are the data layer's own (upload_* methods), not the image's.
+IMAGE_COLUMNS = [c.name for c in images.columns
+                 if c.name not in ('deleted', 'upload_lease', 'upload_expires_at')]
 # Sort keys that can be NULL need NULL-aware ordering and markers.
 NULLABLE_SORT_KEYS = frozenset(c.name for c in images.columns if c.nullable)
 
@@ -162,11 +164,14 @@ class Database:
 
     def image_update(self, image_id, values, *, set_properties=None,
                      remove_properties=None, tags=None, add_locations=None,
-                     remove_locations=None, expect_status=None) -> Row:
+                     remove_locations=None, expect_status=None, lease=None) -> Row:
         values = dict(values, updated_at=utcnow())
         where = [images.c.id == image_id, images.c.deleted == sa.false()]
         if expect_status:
             where.append(images.c.status.in_(expect_status))
+        if lease is not None:      # the update ends that upload: only its holder may
+            where.append(images.c.upload_lease == lease)
+            values.update(upload_lease=None, upload_expires_at=None)
         with self._write() as conn:
             if conn.execute(images.update().where(*where).values(**values)).rowcount != 1:
                 self._raise_missing_or_conflict(conn, image_id)
@@ -200,7 +205,50 @@ class Database:
         if status is None:
             raise exception.NotFound('No image found with ID %s' % image_id)
         raise exception.Conflict('Image %s is in status %s; the operation is not '
-                                 'allowed in that status.' % (image_id, status))
+                                 'allowed in that status (or its upload is no longer '
+                                 'this one).' % (image_id, status))
+
+    # -- upload leases ----------------------------------------------------------
+    def upload_start(self, image_id, lease, seconds) -> Row:
+        now = utcnow()
+        with self._write() as conn:
+            if not _take_lease(conn, image_id, lease, now + dt.timedelta(seconds=seconds),
+                               images.c.status == 'queued', status='saving',
+                               updated_at=now):
+                self._raise_missing_or_conflict(conn, image_id)
+        return self.image_get(image_id)
+
+    def upload_renew(self, image_id, lease, seconds) -> bool:
+        with self._write() as conn:
+            return _take_lease(conn, image_id, lease,
+                               utcnow() + dt.timedelta(seconds=seconds),
+                               images.c.upload_lease == lease)
+
+    def upload_takeover(self, image_id, lease, seconds) -> bool:
+        now = utcnow()
+        with self._write() as conn:
+            return _take_lease(conn, image_id, lease, now + dt.timedelta(seconds=seconds),
+                               _lease_lost(now))
+
+    def uploads_expired(self, limit=100) -> list[str]:
+        with self._read() as conn:
+            return [r.id for r in conn.execute(
+                sa.select(images.c.id).where(images.c.deleted == sa.false(),
+                                             _lease_lost(utcnow())).limit(limit))]
+
+    def data_owners(self) -> Row:
+        with self._read() as conn:
+            alive = [images.c.deleted == sa.false()]
+            owned = conn.execute(
+                sa.select(locations.c.image_id, locations.c.value, locations.c.meta_data)
+                .join(images, images.c.id == locations.c.image_id)
+                .where(*alive, locations.c.status == 'active'))
+            uploading = conn.execute(sa.select(images.c.id).where(
+                *alive, images.c.status == 'saving'))
+            return {'locations': [{'image_id': i, 'url': url,
+                                   'metadata': json.loads(meta or '{}')}
+                                  for i, url, meta in owned],
+                    'uploading': [r.id for r in uploading]}
 
     def image_delete(self, image_id: str) -> Row:
         image = self.image_get(image_id)
@@ -326,7 +374,27 @@ def _touch(conn, image_id):
                  .values(updated_at=utcnow()))
 
 
+def _take_lease(conn, image_id, lease, expires, condition, **values) -> bool:
+    """Give the upload of a live image matching ``condition`` to ``lease``."""
+    return conn.execute(images.update().where(
+        images.c.id == image_id, images.c.deleted == sa.false(), condition).values(
+        upload_lease=lease, upload_expires_at=expires, **values)).rowcount == 1
+
+
+def _lease_lost(now):
+    """Saving with no live upload: its lease expired, or it never had one (an image
+    left saving before migration 0003)."""
+    return sa.and_(images.c.status == 'saving',
+                   sa.or_(images.c.upload_expires_at.is_(None),
+                          images.c.upload_expires_at < now))
+
+
 def _insert_properties(conn, image_id, properties):
+    too_long = [k for k, v in properties.items()
+                if isinstance(v, str) and len(v) > models.PROPERTY_VALUE_MAX]
+    if too_long:
+        raise exception.BadRequest('Value of property %s is longer than %d characters.'
+                                   % (too_long[0], models.PROPERTY_VALUE_MAX))
     if properties:
         conn.execute(props.insert(), [{'image_id': image_id, 'name': k, 'value': v}
                                       for k, v in properties.items()])
@@ -419,9 +487,12 @@ def _list_conditions(query: ListQuery) -> list:
     if query.os_hidden is not None:
         conds.append(images.c.os_hidden == query.os_hidden)
     conds += [_filter_condition(f) for f in query.filters]
+    prefix = models.PROPERTY_VALUE_PREFIX
     for name, values in query.properties.items():
+        # the prefix condition is the one ix_image_properties_name_value can serve
         conds.append(sa.select(props.c.id).where(
             props.c.image_id == images.c.id, props.c.name == name,
+            sa.func.substr(props.c.value, 1, prefix).in_({v[:prefix] for v in values}),
             props.c.value.in_(values)).exists())
     for tag in query.tags:
         conds.append(sa.select(tags_t.c.id).where(

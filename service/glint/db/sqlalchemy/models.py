@@ -25,6 +25,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # Microsecond timestamps everywhere: keyset pagination orders by created_at.
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
 ImageId = String(36)
+# The longest image property value, in characters: 64 Ki, more than Glance's column
+# holds on MySQL (TEXT, 65535 bytes); a longer one is the client's mistake (400).
+PROPERTY_VALUE_MAX = 65536
+# Listing filters compare this many leading characters of a value to use the
+# (name, prefix) index, whose entries must stay within a btree row (migration 0002).
+PROPERTY_VALUE_PREFIX = 255
 
 
 class Base(DeclarativeBase):
@@ -64,6 +70,9 @@ class Image(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The upload under way, a lease (migration 0003): its uploader's token and expiry.
+    upload_lease: Mapped[str | None] = mapped_column(String(36))
+    upload_expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class _ImageChild:
@@ -75,11 +84,12 @@ class _ImageChild:
 
 class ImageProperty(_ImageChild, Base):
     __tablename__ = 'image_properties'
-    __table_args__ = (UniqueConstraint('image_id', 'name'),
-                      Index('ix_image_properties_name_value', 'name', 'value',
-                            mysql_length={'value': 255}))
+    # ix_image_properties_name_value is on (name, a prefix of value), spelled per
+    # database by migration 0002.
+    __table_args__ = (UniqueConstraint('image_id', 'name'),)
     name: Mapped[str] = mapped_column(String(255))
-    value: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(
+        Text().with_variant(mysql.MEDIUMTEXT(), 'mysql', 'mariadb'))
 
 
 class ImageTag(_ImageChild, Base):
