@@ -176,9 +176,14 @@ def _register_messaging(conf: cfg.ConfigOpts) -> None:
             conf.register_opts(group_opts, group=None if group == 'DEFAULT' else group)
 
 
+def _tls(conf: cfg.ConfigOpts) -> Iterator[str]:
+    for option, why in server.tls_problems(conf):
+        yield problem(conf, None, option, why)
+
+
 SERVICE_CHECKS: dict[str, list[Callable]] = {
-    'glance-api': [_api, _database, _keystone],
-    'glance-registry': [_database, _keystone],
+    'glance-api': [_api, _database, _keystone, _tls],
+    'glance-registry': [_database, _keystone, _tls],
 }
 
 

@@ -1,7 +1,8 @@
-"""Connections against real glance-api processes (issue 15, items 1, 2 and 7): idle
-and slowloris clients cost the others nothing, a stalled upload body fails within
-client_socket_timeout, and SIGTERM refuses new connections while requests in flight
-finish (or are cut at graceful_shutdown_timeout, leaving nothing behind).
+"""Connections against real glance-api processes (issue 15, items 1, 2 and 7 and its
+TLS item): idle and slowloris clients cost the others nothing, a stalled upload body
+fails within client_socket_timeout, SIGTERM refuses new connections while requests in
+flight finish (or are cut at graceful_shutdown_timeout, leaving nothing behind), and
+glance-api and glance-registry serve HTTPS from cert_file / key_file.
 
 Timeouts here are functional bounds far below what the defaults would take (900 s for
 a stalled body, forever for a slowloris head), never performance thresholds."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -17,7 +19,7 @@ import pytest
 import requests
 
 from tests.service.conftest import Client
-from tests.service.server import GlintServer
+from tests.service.server import GlintServer, RegistryServer
 
 HEADER_TIMEOUT = 2
 SOCKET_TIMEOUT = 2
@@ -205,3 +207,62 @@ def test_sigterm_cuts_what_runs_past_the_grace():
         srv.start()
         assert api.get('/v2/images/' + saving['id']).json()['status'] == 'queued'
         assert [f.name for f in stored_files(srv)] == [image_id]
+
+
+# -- HTTPS from cert_file / key_file ------------------------------------------------------
+@pytest.fixture(scope='module')
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1: (cert_file, key_file)."""
+    where = tmp_path_factory.mktemp('tls')
+    cert, key = where / 'cert.pem', where / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days',
+                    '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                    '-keyout', str(key), '-out', str(cert)], check=True,
+                   capture_output=True)
+    return str(cert), str(key)
+
+
+def https(service):
+    """``service``, not started yet, to be reached over HTTPS."""
+    service.url = service.url.replace('http://', 'https://')
+    return service
+
+
+def test_api_and_registry_serve_https(certificate, monkeypatch):
+    cert, key = certificate
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', cert)     # the harness's own requests too
+    tls = {'cert_file': cert, 'key_file': key}
+    registry = https(RegistryServer(overrides={'DEFAULT': tls}))
+    api_server = https(GlintServer(registry=registry, overrides={'DEFAULT': {
+        **tls, 'client_header_timeout': HEADER_TIMEOUT,
+        'registry_client_protocol': 'https', 'registry_client_ca_file': cert}}))
+    with api_server as srv:
+        api = Client(srv.url)
+        image_id, data = upload_image(api, 3 << 20)
+        assert api.get('/v2/images/%s/file' % image_id).content == data
+        with pytest.raises(requests.exceptions.SSLError):      # really TLS, self-signed
+            requests.get(srv.url + '/v2/images', verify=requests.certs.where(),
+                         timeout=WAIT)
+        # plain HTTP to the HTTPS port: dropped, nothing served
+        with connect(srv) as plain:
+            plain.sendall(b'GET /v2/images HTTP/1.1\r\nHost: glint\r\n\r\n')
+            assert not read_all(plain).startswith(b'HTTP/1.1 200')
+        # a TLS client that never finishes its handshake costs a header timeout
+        with connect(srv) as idle:
+            assert read_all(idle) == b''
+        assert registry.url.startswith('https://')
+
+
+def test_tls_settings_must_be_usable(certificate):
+    cert, key = certificate
+    for tls, option in [({'cert_file': cert}, 'key_file'),
+                        ({'cert_file': key, 'key_file': key}, 'cert_file'),
+                        ({'ca_file': cert}, 'ca_file')]:
+        srv = GlintServer(overrides={'DEFAULT': tls})
+        try:
+            result = subprocess.run(srv.argv(), capture_output=True, text=True,
+                                    timeout=WAIT)
+        finally:
+            srv.cleanup()
+        assert result.returncode != 0
+        assert '[DEFAULT] %s' % option in result.stdout + result.stderr

@@ -34,6 +34,12 @@ server_opts = [
                     'still running then are cut (an upload fails, a download ends '
                     'short). 0 means wait for all of them.'),
     cfg.IntOpt('backlog', default=4096, min=1, help='Listen backlog.'),
+    cfg.StrOpt('cert_file',
+               help='Certificate (PEM) to serve HTTPS with; needs key_file.'),
+    cfg.StrOpt('key_file', help='Private key (PEM) of cert_file.'),
+    cfg.StrOpt('ca_file',
+               help='CA certificates (PEM) that client certificates must be signed '
+                    'by; set, every client must present one.'),
     cfg.IntOpt('worker_threads', default=16, min=1,
                help='Requests one API worker process serves at once (Glint).'),
 ]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from gunicorn.app.base import BaseApplication
 from oslo_config import cfg
@@ -88,7 +89,40 @@ def gunicorn_settings(conf: cfg.ConfigOpts, service: str) -> dict:
         'proc_name': service,
         'control_socket_disable': True,   # one shared path per user: no use to us
         'pre_request': _remember_request,
+        **tls_settings(conf),
     }
+
+
+def tls_settings(conf: cfg.ConfigOpts) -> dict:
+    """gunicorn's HTTPS settings from Glance's cert_file / key_file / ca_file."""
+    if not conf.cert_file:
+        return {}
+    settings = {'certfile': conf.cert_file, 'keyfile': conf.key_file}
+    if conf.ca_file:
+        settings.update(ca_certs=conf.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    return settings
+
+
+def tls_problems(conf: cfg.ConfigOpts) -> Iterator[tuple[str, str]]:
+    """(option, why) for TLS settings the service cannot serve with."""
+    if bool(conf.cert_file) != bool(conf.key_file):
+        yield ('key_file' if conf.cert_file else 'cert_file',
+               'cert_file and key_file go together.')
+        return
+    if conf.ca_file and not conf.cert_file:
+        yield 'ca_file', 'client certificates need HTTPS: set cert_file and key_file.'
+    if not conf.cert_file:
+        return
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(conf.cert_file, conf.key_file)
+    except (OSError, ssl.SSLError) as e:
+        yield 'cert_file', 'cannot serve HTTPS with it and key_file: %s' % e
+    if conf.ca_file:
+        try:
+            context.load_verify_locations(conf.ca_file)
+        except (OSError, ssl.SSLError) as e:
+            yield 'ca_file', 'cannot read CA certificates from it: %s' % e
 
 
 def serve(conf: cfg.ConfigOpts, service: str) -> None:
