@@ -386,3 +386,12 @@ def test_empty_chunked_body_is_400(client, image):
                        headers={'Content-Type': 'application/json'})
     assert_error(resp, 400, 'Body expected in request.')
     assert state(client, image['id']) == before
+
+
+# -- found by the fuzzer (tests/fuzz) -------------------------------------------------
+def test_usage_with_stored_data_is_a_number(client, with_data):
+    """SUM over the size column is a Decimal on MariaDB and PostgreSQL: was a 500."""
+    resp = client.get('/v2/info/usage')
+    assert resp.status_code == 200, resp.text
+    size = resp.json()['usage']['image_size_total']
+    assert size['usage'] == 0 and size['limit'] == -1   # 10 bytes: 0 MiB, as Glance

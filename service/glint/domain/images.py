@@ -94,8 +94,10 @@ class ImageService:
     def usage(self, ctx) -> Usage:
         """The caller's project (/v2/info/usage)."""
         owner = ctx.project_id
+        # int(): SUM over a BIGINT is a Decimal on MariaDB and PostgreSQL, which JSON
+        # cannot carry
         return Usage(limits.parse_size(self.conf.user_storage_quota),
-                     self.db.storage_used(owner), self.db.image_count(owner))
+                     int(self.db.storage_used(owner)), self.db.image_count(owner))
 
     # -- metadata ---------------------------------------------------------------
     def _enforce_visibility(self, ctx, visibility: str | None, target: dict) -> None:
