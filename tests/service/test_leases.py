@@ -32,7 +32,8 @@ def leased(request):
     url, drop = fresh_database(kind)
     registry = RegistryServer(url) if mode == 'registry' else None
     with GlintServer(url, workers=1, registry=registry,
-                     overrides={'DEFAULT': {'upload_lease_time': LEASE}}) as srv:
+                     overrides={'DEFAULT': {'upload_lease_time': LEASE,
+                                            'graceful_shutdown_timeout': 1}}) as srv:
         srv.kind = kind
         yield srv
     drop()
@@ -87,6 +88,22 @@ def test_worker_killed_mid_upload_returns_the_image_to_queued(api, leased):
     data = os.urandom(1000)
     assert api.upload(image['id'], data).status_code == 204
     assert api.get('/v2/images/%s/file' % image['id']).content == data
+
+
+@pytest.mark.server_errors('the upload is cut by the shutdown on purpose')
+def test_a_restart_past_the_graceful_timeout_mid_upload_leaves_no_data(api, leased):
+    """SIGTERM to the master with an upload under way: cut after the graceful timeout;
+    once the service is back the image is queued and its data gone."""
+    image = api.create(name='restarted')
+    sock = start_upload(api, leased, image['id'])
+    try:
+        leased.stop()
+        leased.start()
+    finally:
+        sock.close()
+    assert wait_for(lambda: not image_files(leased, image['id']), timeout=60)
+    assert wait_for(lambda: status(api, image['id']) == 'queued', timeout=30)
+    assert_queued_without_data(api, leased, image['id'])
 
 
 def test_reading_an_image_whose_upload_is_gone_reaps_it(api, leased):
