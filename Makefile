@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install -q -c requirements/constraints.txt
 
-.PHONY: deploy stop test-deploy test-collection test test-suites test-hosts lint sanity test-unit test-ansible test-service test-modules test-molecule services ceph venv ansible constraints sample-config bench
+.PHONY: deploy stop test-deploy test-collection test test-suites test-hosts lint sanity test-unit test-ansible test-service test-fuzz fuzz test-modules test-molecule services ceph venv ansible constraints sample-config bench
 
 ## deploy: the glint.glance collection's site.yml on this host (inventories/all-in-one):
 ## glance-api from service/ in /opt/glint/venv, SQLite, file store, no auth, 127.0.0.1:9292.
@@ -44,7 +44,7 @@ test: venv ansible services
 	$(MAKE) --no-print-directory -j2 test-suites test-hosts
 
 test-suites:
-	$(call stream,lint test-unit test-ansible test-service)
+	$(call stream,lint test-unit test-ansible test-service test-fuzz)
 test-hosts:
 	$(call stream,test-modules test-deploy test-collection test-molecule)
 
@@ -90,6 +90,16 @@ test-ansible: venv ansible services
 # The service suites need MariaDB, PostgreSQL, RabbitMQ and a real Keystone.
 test-service: venv services
 	$(BIN)/python -m pytest -q tests/service
+
+## test-fuzz: property-based fuzzing of every glance-api route (tests/fuzz, hypothesis) on
+## each database, CI's budget of examples per route; `make fuzz` runs 1000 per route
+## (FUZZ_EXAMPLES=N for another number).
+test-fuzz: venv services
+	$(BIN)/python -m pytest -q tests/fuzz
+
+FUZZ_EXAMPLES ?= 1000
+fuzz: venv services
+	GLINT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/fuzz
 
 ## test-modules: the image modules in playbooks against real Glint and Keystone
 test-modules: venv ansible services
