@@ -7,13 +7,15 @@ glance-api (bench/run.py's Service, no snapshot); the rounds alternate A B B A .
     .state/bench/venv-tools/bin/python bench/ab.py show postgresql /tmp/base/service tree
     .state/bench/venv-tools/bin/python bench/ab.py download sqlite /tmp/base/service tree
 
-"tree" is the work tree; anything else is a directory put first on PYTHONPATH.
+"tree" is the work tree; anything else is a directory put first on PYTHONPATH. A variant
+may add environment variables for its service: tree+MALLOC_ARENA_MAX=2+NAME=value.
 AB_STORE=rbd or s3 stores on tests/infra/ceph.sh's Ceph instead of the file store (as
 `make bench`'s Ceph rows configure it); every image is deleted through the API.
 upload: 1 GiB (BENCH_SIZE_MIB) per round, deleted after it unless KEEP=1 (then every
 round writes fresh page-cache pages); server CPU-s per GiB, each thread's CPU, minor page
 faults, peak worker RSS. download: one upload per tree, then AB_ROUNDS x 3 rounds of one
-whole download each: MB/s and server CPU-s per GiB, medians at the end. show: 100 shows
+whole download each: MB/s, server CPU-s per GiB and peak worker RSS, medians at the end.
+AB_SMAPS=1 also prints where the workers' RSS is after each round (smaps()). show: 100 shows
 and 40 creates per round, median latency and server CPU per request.
 """
 from __future__ import annotations
@@ -33,15 +35,51 @@ AB_STATE = run.STATE / 'ab'
 
 
 def start(variant: str, database: str, tag: str) -> run.Service:
-    if variant == 'tree':
+    tree, *assignments = variant.split('+')     # tree+NAME=value+...: with that environment
+    saved = dict(os.environ)
+    os.environ.update(a.split('=', 1) for a in assignments)
+    if tree == 'tree':
         os.environ.pop('PYTHONPATH', None)
     else:
-        os.environ['PYTHONPATH'] = variant
+        os.environ['PYTHONPATH'] = tree
     options = (run.store_options(STORE, CEPH, 'bench-ab-%s-%d' % (tag, os.getpid()))
                if STORE != 'file' else None)
     run.STATE = AB_STATE / tag          # a directory per variant: Service() empties its own
-    return run.Service('glint', database, '%s-%d' % (tag, os.getpid()), STORE,
-                       options).start()
+    try:
+        return run.Service('glint', database, '%s-%d' % (tag, os.getpid()), STORE,
+                           options).start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def smaps(pid: int) -> str:
+    """A worker's RSS by kind of mapping: glibc's main heap, 64 MiB-aligned anonymous
+    mappings (glibc's per-thread malloc arenas), other anonymous memory (thread stacks,
+    mmap'ed buffers), files (shared libraries)."""
+    kinds: dict[str, int] = {}
+    kind = 'anon'
+    try:
+        with open('/proc/%d/smaps' % pid) as f:
+            for line in f:
+                head = line.split()
+                if '-' in head[0] and len(head) >= 5 and not head[0].endswith(':'):
+                    start, end = (int(x, 16) for x in head[0].split('-'))
+                    name = head[5] if len(head) > 5 else ''
+                    kind = ('heap' if name == '[heap]' else 'file' if name.startswith('/')
+                            else 'arenas' if not name and start % (64 << 20) == 0 and
+                            end - start <= 64 << 20 else 'anon')
+                elif head[0] == 'Rss:':
+                    kinds[kind] = kinds.get(kind, 0) + int(head[1]) * 1024
+    except OSError:
+        return 'gone'
+    return ', '.join('%s %.0f' % (k, v / 1e6) for k, v in sorted(kinds.items()))
+
+
+def print_smaps(svc: run.Service) -> None:
+    if os.environ.get('AB_SMAPS') == '1':
+        for pid in svc.workers():
+            print('    worker %d RSS (MB): %s' % (pid, smaps(pid)), flush=True)
 
 
 def alternate(services: dict, rounds: int):
@@ -66,11 +104,13 @@ def upload_round(name: str, svc: run.Service, path, meta) -> None:
     threads = sorted(((u + s, u, s, run.TASK_NAMES.get(tid, '?'))
                       for tid, (u, s, _w) in tasks.deltas().items() if u + s > 0.05),
                      reverse=True)
-    print('%-24s %5.0f MB/s  %.2f CPU-s/GiB  faults %7d  peak RSS %3.0f MB  %s  load %.1f'
-          % (name[-24:], res['mbps'], cpu * (1 << 30) / run.SIZE, faults, rss.peak / 1e6,
-             problem or 'ok', os.getloadavg()[0]), flush=True)
+    print('%-24s %5.0f MB/s  %.2f CPU-s/GiB  faults %7d  peak RSS %3.0f MB (before %3.0f)  '
+          '%s  load %.1f' % (name[-24:], res['mbps'], cpu * (1 << 30) / run.SIZE, faults,
+                             rss.peak / 1e6, rss.before / 1e6, problem or 'ok',
+                             os.getloadavg()[0]), flush=True)
     print('    threads (user+sys CPU-s):',
           ', '.join('%s %.2f (u %.2f s %.2f)' % (t[3], *t[:3]) for t in threads), flush=True)
+    print_smaps(svc)
     if os.environ.get('KEEP') != '1':
         svc.api.call('DELETE', '/v2/images/' + image_id)
 
@@ -82,20 +122,26 @@ def download_rounds(services: dict, rounds: int, path) -> None:
         res = run.upload(svc.port, image_id, path, 0, run.SIZE)
         assert res['status'] == 204, res
         urls[name] = '/v2/images/%s/file' % image_id
-    seen = {name: ([], []) for name in services}
+    seen = {name: ([], [], []) for name in services}
     for name, svc in alternate(services, rounds):
         cpu0 = svc.cpu()
-        res = run.download(svc.port, urls[name])
+        with run.RssSampler(svc.workers()) as rss:
+            res = run.download(svc.port, urls[name])
         assert (res['status'], res['bytes']) == (200, run.SIZE), res
-        mbps, cpu = seen[name]
+        mbps, cpu, peak = seen[name]
         mbps.append(res['mbps'])
         cpu.append((svc.cpu() - cpu0) * (1 << 30) / run.SIZE)
-        print('%-24s %5.0f MB/s  %.2f CPU-s/GiB' % (name[-24:], mbps[-1], cpu[-1]), flush=True)
+        peak.append(rss.peak / 1e6)
+        print('%-24s %5.0f MB/s  %.2f CPU-s/GiB  peak RSS %3.0f MB (before %3.0f)  load %.1f'
+              % (name[-24:], mbps[-1], cpu[-1], peak[-1], rss.before / 1e6,
+                 os.getloadavg()[0]), flush=True)
+        print_smaps(svc)
     for name, svc in services.items():   # a Ceph store keeps what is not deleted
         svc.api.call('DELETE', urls[name].removesuffix('/file'))
-    for name, (mbps, cpu) in seen.items():
-        print('%-24s median %5.0f MB/s (%.0f-%.0f)  %.2f CPU-s/GiB' % (
-            name[-24:], statistics.median(mbps), min(mbps), max(mbps), statistics.median(cpu)))
+    for name, (mbps, cpu, peak) in seen.items():
+        print('%-24s median %5.0f MB/s (%.0f-%.0f)  %.2f CPU-s/GiB  peak RSS %.0f MB' % (
+            name[-24:], statistics.median(mbps), min(mbps), max(mbps), statistics.median(cpu),
+            max(peak)))
 
 
 def main(argv: list[str]) -> int:
