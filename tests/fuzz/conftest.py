@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from tests.fuzz import wire
 from tests.service.conftest import Client, no_server_errors, server  # noqa: F401 fixtures
-from tests.service.server import ServiceProcess
+from tests.service.server import RegistryServer, ServiceProcess
 
 # CI's budget per route and server; `make fuzz` (or the variable) for long runs.
 settings.register_profile(
@@ -30,8 +30,9 @@ TABLES = ('images', 'image_properties', 'image_tags', 'image_members',
 class Fuzz:
     """Sends requests to one server; every answer is checked."""
 
-    def __init__(self, srv):
+    def __init__(self, srv, check_error=wire.assert_glance_error):
         self.server = srv
+        self.check_error = check_error
         self.port = srv.port
         url = srv.database_url
         self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -46,9 +47,9 @@ class Fuzz:
         with self.engine.connect() as conn:
             rows = {t: sorted((row(r) for r in conn.exec_driver_sql('SELECT * FROM ' + t)),
                               key=repr) for t in TABLES}
-        store = self.server.datadir
+        store = getattr(self.server, 'datadir', None)      # a registry has none
         rows['files'] = sorted((p.name, p.stat().st_size) for p in store.rglob('*')
-                               if p.is_file()) if store.exists() else []
+                               if p.is_file()) if store and store.exists() else []
         return rows
 
     def request(self, method: str, target: str, headers=(), body: bytes | None = None,
@@ -67,7 +68,7 @@ class Fuzz:
             assert not errors, '%s logged:\n%s' % (srv.command, '\n'.join(errors))
         if answer.status >= 400:
             if method != 'HEAD':
-                wire.assert_glance_error(answer, accept)
+                self.check_error(answer, accept)
             after = self.snapshot(ignore)
             assert after == before, 'a refused request changed the database:\n%s\n%s' % (
                 answer, _difference(before, after))
@@ -90,5 +91,19 @@ def _difference(before: dict, after: dict) -> str:
 @pytest.fixture
 def fuzz(server):  # noqa: F811 (the imported fixture)
     f = Fuzz(server)
+    yield f
+    f.engine.dispose()
+
+
+@pytest.fixture(scope='module')
+def registry():
+    """A glance-registry of its own (SQLite, no auth: the caller is an administrator)."""
+    with RegistryServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def rpc(registry):
+    f = Fuzz(registry, check_error=wire.assert_registry_error)
     yield f
     f.engine.dispose()

@@ -83,3 +83,11 @@ def assert_glance_error(answer: Answer, accept: str | None) -> None:
     else:
         assert kind == 'text/plain', answer
         assert answer.body.decode().startswith(status + '\n\n'), answer
+
+
+def assert_registry_error(answer: Answer, accept: str | None) -> None:
+    """The registry's error (glint/registry/rpc.py): the exception's class and message,
+    so that the API raises the very error."""
+    assert answer.headers.get('Content-Type', '').startswith('application/json'), answer
+    doc = json.loads(answer.body)
+    assert set(doc) == {'error'} and set(doc['error']) == {'type', 'message'}, answer
