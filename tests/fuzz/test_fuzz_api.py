@@ -23,25 +23,6 @@ def encode(doc) -> bytes:
     return json.dumps(doc).encode()
 
 
-def _strings(doc):
-    stack = [doc]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, dict):
-            stack += list(value) + list(value.values())
-        elif isinstance(value, list):
-            stack += value
-
-
-def fits(fuzz, doc) -> None:
-    """Leave out what another helper owns: on PostgreSQL, property values over 2 KB
-    (the index on the whole value: 500, issue 15, database side)."""
-    if fuzz.server.kind == 'postgresql':
-        assume(all(len(v) <= s.PG_VALUE_LIMIT for v in _strings(doc)))
-
-
 def body_headers(content_type, accept, is_chunked) -> list[tuple[str, str]]:
     headers = [('Accept', accept)] if accept is not None else []
     if content_type is not None:
@@ -72,7 +53,6 @@ def active(fuzz):
 @given(doc=st.one_of(s.objects(), s.JSON), raw=st.none() | st.binary(max_size=64),
        content_type=JSON_TYPES, accept=s.ACCEPTS, is_chunked=st.booleans())
 def test_create(fuzz, doc, raw, content_type, accept, is_chunked):
-    fits(fuzz, doc)
     data = raw if raw is not None else encode(doc)
     send_body(fuzz, 'POST', '/v2/images', data, content_type, accept, is_chunked)
 
@@ -87,7 +67,6 @@ PATCH_TYPES = st.sampled_from(['draft', 'draft', 'draft', s.PATCH, s.PATCH_D4,
 def test_patch(fuzz, image, ops, draft, junk, content_type, accept, is_chunked):
     doc = junk if junk is not None else ops.draw(
         st.lists(s.operation(draft), min_size=1, max_size=3))
-    fits(fuzz, doc)
     if content_type == 'draft':
         content_type = s.PATCH if draft == 10 else s.PATCH_D4
     send_body(fuzz, 'PATCH', '/v2/images/' + image['id'], encode(doc), content_type,
@@ -112,6 +91,7 @@ def test_member(fuzz, image, member, doc, method, accept, identity):
     """One member, as the admin or as whoever the identity headers say."""
     fuzz.api.post('/v2/images/%s/members' % image['id'], json={'member': 'm1'})
     target = '/v2/images/%s/members/%s' % (image['id'], quote(member or 'm1'))
+    assume(len(target) < 4000)        # gunicorn's 414, as in test_list
     headers = body_headers('application/json', accept, False) + identity
     fuzz.request(method, target, headers, encode(doc) if method == 'PUT' else None)
 
@@ -120,8 +100,9 @@ def test_member(fuzz, image, member, doc, method, accept, identity):
        method=st.sampled_from(['PUT', 'DELETE']), accept=s.ACCEPTS)
 def test_tag(fuzz, image, tag, method, accept):
     assume(tag not in ('', b''))
-    headers = [('Accept', accept)] if accept is not None else []
-    fuzz.request(method, '/v2/images/%s/tags/%s' % (image['id'], quote(tag)), headers)
+    target = '/v2/images/%s/tags/%s' % (image['id'], quote(tag))
+    assume(len(target) < 4000)        # gunicorn's 414, as in test_list
+    fuzz.request(method, target, [('Accept', accept)] if accept is not None else [])
 
 
 # -- query strings --------------------------------------------------------------------
@@ -160,7 +141,8 @@ QUERY_PAIRS = st.lists(st.one_of(
 @given(pairs=QUERY_PAIRS, accept=s.ACCEPTS)
 def test_list(fuzz, image, pairs, accept):
     target = '/v2/images?' + query(pairs)
-    # gunicorn's request line stops at 4094 bytes (its own 414, issue 15's server side)
+    # gunicorn's request line stops at 4094 bytes: its own 414 page, not Glance's shape
+    # (the server's helper, issue 15)
     assume(len(target) < 4000)
     fuzz.request('GET', target, [('Accept', accept)] if accept is not None else [])
 
