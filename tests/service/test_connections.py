@@ -149,6 +149,18 @@ def test_stalled_upload_body_fails_within_client_socket_timeout(server, api):
     assert api.upload(image['id'], b'data').status_code == 204
 
 
+def test_download_nobody_reads_is_cut_after_client_socket_timeout(server, api):
+    image_id, data = upload_image(api, 32 << 20)
+    sock = connect(server)
+    with sock:
+        sock.sendall(b'GET /v2/images/%s/file HTTP/1.1\r\nHost: glint\r\n\r\n'
+                     % image_id.encode())
+        time.sleep(3 * SOCKET_TIMEOUT)       # a client that stopped reading
+        received = read_all(sock)
+    assert received.startswith(b'HTTP/1.1 200 ')
+    assert len(received) < len(data)      # the server gave up and closed
+
+
 def upload_image(api: Client, size: int) -> tuple[str, bytes]:
     image, data = api.create(), os.urandom(size)
     assert api.upload(image['id'], data).status_code == 204

@@ -74,6 +74,29 @@ REQUEST_TIMEOUT = _reply('408 Request Timeout')
 HEAD_TOO_LARGE = _reply('431 Request Header Fields Too Large')
 
 
+class ClientSocket(socket.socket):
+    """A plain client socket whose sendfile (gunicorn's path for file downloads)
+    gives up after ``send_timeout`` seconds without progress: Python's sendfile on a
+    blocking socket waits for it to become writable with no limit, retrying past the
+    kernel's SO_SNDTIMEO."""
+    send_timeout: float | None = None
+
+    @classmethod
+    def of(cls, sock: socket.socket, send_timeout: float | None) -> ClientSocket:
+        own = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        own.send_timeout = send_timeout
+        return own
+
+    def sendfile(self, file, offset=0, count=None):
+        if not self.send_timeout:
+            return super().sendfile(file, offset, count)
+        self.settimeout(self.send_timeout)
+        try:
+            return super().sendfile(file, offset, count)
+        finally:
+            self.settimeout(None)
+
+
 class Conn(TConn):
     """A client connection; ``head`` holds what arrived of its next request."""
 
@@ -131,6 +154,7 @@ class GlintWorker(ThreadWorker):
         self.nr_conns += 1
         if not self.tls:
             set_socket_timeouts(client, self.socket_timeout)
+            client = ClientSocket.of(client, self.socket_timeout)
         else:
             client = self.tls.wrap_socket(
                 client, server_side=True, do_handshake_on_connect=False,
