@@ -50,7 +50,7 @@ WAIT = 30      # seconds to wait for a notification to arrive (never a timing as
 class Listener:
     """Collects the messagingv2 notifications published on TOPIC."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, topic: str = TOPIC):
         self.conn = kombu.Connection(url.replace('rabbit://', 'amqp://', 1))
         self.channel = self.conn.channel()
         # oslo.messaging's notify_send / _publish_and_creates_default_queue arguments
@@ -58,7 +58,7 @@ class Listener:
                                   auto_delete=False)
         self.queues = [kombu.Queue(name, exchange=exchange, routing_key=name,
                                    durable=False, auto_delete=False)(self.channel)
-                       for name in (TOPIC + '.info', TOPIC + '.error')]
+                       for name in (topic + '.info', topic + '.error')]
         for queue in self.queues:
             queue.declare()
         self.seen: list[dict] = []

@@ -154,6 +154,8 @@ class FileStore(base.Store):
             f = open(self._path(url), 'rb', buffering=0)
         except FileNotFoundError:
             raise exception.NotFound('Image data not found at %s' % url)
+        except OSError as e:        # unreadable: a directory, permissions, I/O error
+            raise exception.StoreError('Reading image data failed: %s' % e.strerror)
         size = os.fstat(f.fileno()).st_size
         if length is None:
             length = size - offset
