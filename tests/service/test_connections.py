@@ -127,6 +127,16 @@ def test_request_head_too_large(server):
         assert read_all(sock).startswith(b'HTTP/1.1 431 ')
 
 
+def test_request_then_half_close_is_answered(server):
+    """A client that sends its request and shuts its side (as `nc -N` or HTTP/1.0
+    tools do) still gets the answer (found by tests/fuzz: it got none)."""
+    sock = connect(server)
+    with sock:
+        sock.sendall(b'GET /v2/images/nope HTTP/1.1\r\nHost: glint\r\n\r\n')
+        sock.shutdown(socket.SHUT_WR)
+        assert read_all(sock).startswith(b'HTTP/1.1 404 ')
+
+
 def test_pipelined_requests_are_all_answered(server):
     sock = connect(server)
     with sock:

@@ -225,6 +225,7 @@ class GlintWorker(ThreadWorker):
 
     def on_head_readable(self, conn: Conn, _sock) -> None:
         seen = max(len(conn.head) - 3, 0)
+        ended = False        # the client shut its side: a complete head is still served
         try:
             if not conn.handshaken:
                 conn.sock.do_handshake()
@@ -232,8 +233,8 @@ class GlintWorker(ThreadWorker):
             while len(conn.head) <= HEAD_MAX:
                 data = conn.sock.recv(HEAD_MAX + 1 - len(conn.head))
                 if not data:
-                    self.drop(conn)
-                    return
+                    ended = True
+                    break
                 conn.head += data
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             pass
@@ -242,6 +243,8 @@ class GlintWorker(ThreadWorker):
             return
         if head_end(conn.head, seen) >= 0:
             self.head_received(conn)
+        elif ended:
+            self.drop(conn)
         elif len(conn.head) > HEAD_MAX:
             self.drop(conn, HEAD_TOO_LARGE)
 
