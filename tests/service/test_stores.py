@@ -108,11 +108,13 @@ def upload_and_check(api: Client, data: bytes = DATA) -> dict:
 
 
 def interrupted_upload(server: GlintServer, image_id: str, sent: int) -> None:
-    """A client that declares DATA's size, sends ``sent`` bytes and goes away."""
+    """A client that declares DATA's size, sends ``sent`` bytes and goes away once the
+    upload has begun (so the image's return to queued is the upload's failure)."""
     with socket.create_connection(('127.0.0.1', server.port)) as sock:
         sock.sendall(('PUT /v2/images/%s/file HTTP/1.1\r\nHost: x\r\n'
                       'Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n'
                       % (image_id, len(DATA))).encode() + DATA[:sent])
+        wait_for_status(Client(server.url), image_id, 'saving')
 
 
 def wait_for_status(api: Client, image_id: str, status: str) -> None:
